@@ -1,0 +1,369 @@
+"""One frozen ``Settings`` built from defaults, the TOML config file, ``PIPGATE_*`` variables
+and command-line flags (later wins). Every bad value is reported at once, naming the key,
+the value and what was expected.
+
+Server settings live in the config file's ``[server]`` table, under the same names as the
+environment variables without the prefix (``PIPGATE_PAGE_TTL`` = ``[server] page_ttl``).
+``[[upstream]]`` tables add private upstreams; ``[[policy]]`` tables belong to the policy
+engine and are passed through untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+ENV_PREFIX = "PIPGATE_"
+
+
+class SettingsError(ValueError):
+    """Every problem found in the configuration, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """A private upstream that alone serves the projects matching ``projects`` globs."""
+
+    name: str
+    url: str
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    upstream: str = PYPI_SIMPLE_ENDPOINT
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    data_dir: Path = Path("pipgate-data")
+    public_url: str | None = None
+    """Absolute base URL clients reach pipgate at; PEP 740 needs absolute provenance URLs."""
+    page_ttl: float = 600.0
+    """Seconds a cached project page is served before it is revalidated upstream."""
+    upstream_timeout: float = 30.0
+    """Seconds for an upstream page request; files use it as the idle read timeout."""
+    connect_timeout: float = 10.0
+    upstream_retries: int = 2
+    trusted_hosts: tuple[str, ...] = ()
+    """Hosts (besides the upstreams') that may resolve to private addresses."""
+    cache_url: str = "memory://"
+    """Key-value store and locks: ``memory://`` (with pages on disk) or ``redis://...``."""
+    blob_url: str = ""
+    """Artifact store: empty = ``<data_dir>/blobs``; ``s3://bucket/prefix`` for S3."""
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    fetchlog_url: str = ""
+    """Fetch log: empty = SQLite in the data dir; ``postgresql://...`` for PostgreSQL."""
+    log_retention_days: int = 365
+    admin_token: str | None = None
+    """Bearer token for ``/-/`` admin endpoints from non-loopback clients; unset = loopback only."""
+    trust_root: Path | None = None
+    """A sigstore ``trusted_root.json`` to verify against instead of the bundled one."""
+    refresh_trust_root: bool = False
+    """Refresh sigstore's trust root over TUF at start-up (needs network access)."""
+    log_level: str = "info"
+    upstreams: tuple[UpstreamConfig, ...] = ()
+    policies: tuple[Mapping[str, Any], ...] | None = None
+    """The ``[[policy]]`` tables; ``None`` = no config file, so the secure default set."""
+    config_file: Path | None = None
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+
+def _to_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    return int(str(value))
+
+
+def _to_float(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(str(value))
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def _to_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _to_opt_str(value: object) -> str | None:
+    return _to_str(value) or None
+
+
+def _to_path(value: object) -> Path:
+    return Path(_to_str(value)).expanduser()
+
+
+def _to_opt_path(value: object) -> Path | None:
+    return _to_path(value) if value not in ("", None) else None
+
+
+def _to_hosts(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v.lower() for v in value)
+    raise ValueError
+
+
+def _http_url(value: object) -> str:
+    url = _to_str(value)
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError
+    return url if url.endswith("/") else url + "/"
+
+
+def _opt_http_url(value: object) -> str | None:
+    return _http_url(value).rstrip("/") if value not in ("", None) else None
+
+
+def _port(value: object) -> int:
+    port = _to_int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError
+    return port
+
+
+def _positive_int(value: object) -> int:
+    number = _to_int(value)
+    if number < 1:
+        raise ValueError
+    return number
+
+
+def _non_negative_int(value: object) -> int:
+    number = _to_int(value)
+    if number < 0:
+        raise ValueError
+    return number
+
+
+def _positive_float(value: object) -> float:
+    number = _to_float(value)
+    if number <= 0:
+        raise ValueError
+    return number
+
+
+def _non_negative_float(value: object) -> float:
+    number = _to_float(value)
+    if number < 0:
+        raise ValueError
+    return number
+
+
+def _host(value: object) -> str:
+    host = _to_str(value)
+    if host in {"localhost", "::", "0.0.0.0"}:
+        return host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not host or any(c.isspace() or c == "/" for c in host):
+            raise
+    return host
+
+
+def _url_of(*schemes: str) -> Callable[[object], str]:
+    def convert(value: object) -> str:
+        url = _to_str(value)
+        if url and urlsplit(url).scheme not in schemes:
+            raise ValueError
+        return url
+
+    return convert
+
+
+def _log_level(value: object) -> str:
+    level = _to_str(value).lower()
+    if level not in {"critical", "error", "warning", "info", "debug"}:
+        raise ValueError
+    return level
+
+
+_SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
+    "upstream": (_http_url, "an http(s) URL of a simple index"),
+    "host": (_host, "an IP address or host name"),
+    "port": (_port, "an integer from 0 to 65535"),
+    "workers": (_positive_int, "an integer of at least 1"),
+    "data_dir": (_to_path, "a directory path"),
+    "public_url": (_opt_http_url, "an http(s) URL"),
+    "page_ttl": (_non_negative_float, "a number of seconds >= 0"),
+    "upstream_timeout": (_positive_float, "a number of seconds > 0"),
+    "connect_timeout": (_positive_float, "a number of seconds > 0"),
+    "upstream_retries": (_non_negative_int, "an integer >= 0"),
+    "trusted_hosts": (_to_hosts, "a list of host names (comma-separated in the environment)"),
+    "cache_url": (_url_of("memory", "redis", "rediss"), "memory:// or a redis:// URL"),
+    "blob_url": (_url_of("s3", "file"), "empty, file:///path or s3://bucket/prefix"),
+    "s3_endpoint": (_opt_http_url, "an http(s) URL"),
+    "s3_region": (_to_str, "a region name"),
+    "s3_access_key": (_to_opt_str, "a string"),
+    "s3_secret_key": (_to_opt_str, "a string"),
+    "fetchlog_url": (_url_of("sqlite", "postgresql", "postgres"), "empty or a postgresql:// URL"),
+    "log_retention_days": (_non_negative_int, "an integer >= 0 (0 keeps everything)"),
+    "admin_token": (_to_opt_str, "a string"),
+    "trust_root": (_to_opt_path, "a path to a sigstore trusted_root.json"),
+    "refresh_trust_root": (_to_bool, "true or false"),
+    "log_level": (_log_level, "one of critical, error, warning, info, debug"),
+}
+_SECRET_KEYS = {"admin_token", "s3_secret_key"}
+
+
+def setting_names() -> list[str]:
+    return list(_SPECS)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge defaults < config file < environment < ``overrides`` (command-line flags)."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    if config_file is None and environ.get(f"{ENV_PREFIX}CONFIG"):
+        config_file = Path(environ[f"{ENV_PREFIX}CONFIG"])
+    document = _read_config(config_file, problems)
+    values: dict[str, Any] = {}
+    _apply(values, _server_table(document, problems), "config", problems)
+    env_values = {
+        k[len(ENV_PREFIX) :].lower(): v
+        for k, v in environ.items()
+        if k.startswith(ENV_PREFIX) and k != f"{ENV_PREFIX}CONFIG"
+    }
+    _apply(values, env_values, "environment", problems)
+    _apply(values, {k: v for k, v in (overrides or {}).items() if v is not None}, "flag", problems)
+    upstreams = _upstreams(document, problems)
+    policies = _policy_tables(document, config_file, problems)
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values, upstreams=upstreams, policies=policies, config_file=config_file)
+
+
+def _read_config(path: Path | None, problems: list[str]) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        problems.append(f"config file {str(path)!r} cannot be read: {error.strerror}")
+    except tomllib.TOMLDecodeError as error:
+        problems.append(f"config file {str(path)!r} is not valid TOML: {error}")
+    return {}
+
+
+_KNOWN_TABLES = {"server", "upstream", "policy"}
+
+
+def _server_table(document: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    for key in document:
+        if key not in _KNOWN_TABLES:
+            problems.append(
+                f"config: unknown top-level key {key!r}; expected one of "
+                f"[server], [[upstream]], [[policy]]"
+            )
+    server = document.get("server", {})
+    if not isinstance(server, dict):
+        problems.append("config: [server] must be a table")
+        return {}
+    return server
+
+
+def _apply(
+    target: dict[str, Any], source: Mapping[str, Any], origin: str, problems: list[str]
+) -> None:
+    for key, raw in source.items():
+        where = f"{ENV_PREFIX}{key.upper()}" if origin == "environment" else f"{origin} {key!r}"
+        spec = _SPECS.get(key)
+        if spec is None:
+            if origin != "environment":
+                problems.append(f"{where}: unknown setting; valid: {', '.join(_SPECS)}")
+            continue
+        convert, expected = spec
+        try:
+            target[key] = convert(raw)
+        except (ValueError, TypeError):
+            shown = "<hidden>" if key in _SECRET_KEYS else repr(raw)
+            problems.append(f"{where} = {shown}: expected {expected}")
+
+
+def _upstreams(document: Mapping[str, Any], problems: list[str]) -> tuple[UpstreamConfig, ...]:
+    tables = document.get("upstream", [])
+    if not isinstance(tables, list):
+        problems.append("config: use [[upstream]] (an array of tables) for private upstreams")
+        return ()
+    result = []
+    for index, table in enumerate(tables, start=1):
+        where = f"config [[upstream]] #{index}"
+        unknown = set(table) - {"name", "url", "projects"}
+        if unknown:
+            problems.append(
+                f"{where}: unknown key(s) {sorted(unknown)}; valid: name, url, projects"
+            )
+        try:
+            url = _http_url(table.get("url"))
+        except (ValueError, TypeError):
+            problems.append(f"{where} url = {table.get('url')!r}: expected an http(s) URL")
+            continue
+        projects = table.get("projects")
+        if (
+            not isinstance(projects, list)
+            or not projects
+            or not all(isinstance(p, str) and p for p in projects)
+        ):
+            problems.append(f"{where} projects = {projects!r}: expected a non-empty list of globs")
+            continue
+        name = str(table.get("name") or urlsplit(url).hostname)
+        result.append(UpstreamConfig(name=name, url=url, projects=tuple(projects)))
+    return tuple(result)
+
+
+def _policy_tables(
+    document: Mapping[str, Any], config_file: Path | None, problems: list[str]
+) -> tuple[Mapping[str, Any], ...] | None:
+    if config_file is None:
+        return None
+    tables = document.get("policy", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        problems.append("config: use [[policy]] (an array of tables) to enable policies")
+        return ()
+    return tuple(tables)
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    return dataclasses.replace(settings, **changes)
+
+
+__all__ = ["Settings", "SettingsError", "UpstreamConfig", "load_settings", "replace"]
