@@ -56,11 +56,14 @@ class Settings:
     upstream_timeout: float = 30.0
     """Seconds for an upstream page request; files use it as the idle read timeout."""
     connect_timeout: float = 10.0
+    revalidate_timeout: float = 5.0
+    """Seconds to wait for an upstream revalidation before serving the cached page stale;
+    shorter than pip's 15 s default timeout so a slow upstream never fails an install."""
     upstream_retries: int = 2
     trusted_hosts: tuple[str, ...] = ()
     """Hosts (besides the upstreams') that may resolve to private addresses."""
-    cache_url: str = "memory://"
-    """Key-value store and locks: ``memory://`` (with pages on disk) or ``redis://...``."""
+    cache_url: str = ""
+    """Page cache, locks, shared state: empty = embedded (data dir + file locks), ``redis://``."""
     blob_url: str = ""
     """Artifact store: empty = ``<data_dir>/blobs``; ``s3://bucket/prefix`` for S3."""
     s3_endpoint: str | None = None
@@ -222,9 +225,10 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "page_ttl": (_non_negative_float, "a number of seconds >= 0"),
     "upstream_timeout": (_positive_float, "a number of seconds > 0"),
     "connect_timeout": (_positive_float, "a number of seconds > 0"),
+    "revalidate_timeout": (_positive_float, "a number of seconds > 0"),
     "upstream_retries": (_non_negative_int, "an integer >= 0"),
     "trusted_hosts": (_to_hosts, "a list of host names (comma-separated in the environment)"),
-    "cache_url": (_url_of("memory", "redis", "rediss"), "memory:// or a redis:// URL"),
+    "cache_url": (_url_of("redis", "rediss"), "empty (embedded) or a redis:// URL"),
     "blob_url": (_url_of("s3", "file"), "empty, file:///path or s3://bucket/prefix"),
     "s3_endpoint": (_opt_http_url, "an http(s) URL"),
     "s3_region": (_to_str, "a region name"),

@@ -157,4 +157,5 @@ async def test_retention_zero_keeps_everything(store: SqliteFetchLog) -> None:
     old = make_record(time=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     await store.append(old)
     await enforce_retention(store, 0)  # returns at once instead of looping
+    await store.flush()
     assert await store.query(FetchQuery()) == [old]

@@ -1,0 +1,127 @@
+"""Operator endpoints under ``/-/`` and ``/metrics``: policy reload, SBOM export, metrics.
+
+Reachable from loopback, or from anywhere with ``Authorization: Bearer <admin_token>``
+when an admin token is configured.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from proxy.metrics import CONTENT_TYPE
+from proxy.settings import SettingsError, load_settings
+from proxy.state import AppState
+from storage.base import FetchQuery, StorageError
+
+logger = logging.getLogger(__name__)
+
+
+def is_admin(request: Request, token: str | None) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return True
+    except ValueError:
+        pass
+    if token is None:
+        return False
+    supplied = request.headers.get("authorization", "")
+    return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+
+
+def _forbidden() -> Response:
+    return PlainTextResponse(
+        "admin endpoints answer loopback clients, or a Bearer admin token when one is set\n",
+        status_code=403,
+    )
+
+
+async def reload_policies(state: AppState) -> str:
+    """Re-read the config file and rebuild the policies; the old ones stay on any error."""
+    try:
+        fresh = load_settings(state.settings.config_file)
+        await state.engine.reload(fresh)
+    except (SettingsError, ValueError) as error:
+        logger.error("policy reload failed, keeping the current policies: %s", error)
+        raise
+    state.renders.clear()
+    logger.info("policies reloaded: generation %d", state.engine.generation)
+    return f"policies reloaded: generation {state.engine.generation}"
+
+
+async def reload_endpoint(request: Request) -> Response:
+    state: AppState = request.app.state.pipgate
+    if not is_admin(request, state.settings.admin_token):
+        return _forbidden()
+    try:
+        message = await reload_policies(state)
+    except (SettingsError, ValueError) as error:
+        return PlainTextResponse(f"reload failed, policies unchanged:\n{error}\n", status_code=400)
+    return PlainTextResponse(message + "\n")
+
+
+_SBOM_TYPES = {
+    "cyclonedx": "application/vnd.cyclonedx+json; version=1.6",
+    "spdx": "application/spdx+json",
+}
+
+
+async def sbom_endpoint(request: Request) -> Response:
+    """``GET /-/sbom?build=L&format=cyclonedx|spdx`` (+ client, user, since, until)."""
+    from proxy.cli_log import parse_time, sbom_for_query
+    from proxy.sbom import SbomError
+
+    state: AppState = request.app.state.pipgate
+    if not is_admin(request, state.settings.admin_token):
+        return _forbidden()
+    params = request.query_params
+    fmt = params.get("format", "cyclonedx")
+    if fmt not in _SBOM_TYPES:
+        return PlainTextResponse(
+            f"format={fmt!r}: expected one of {', '.join(_SBOM_TYPES)}\n", status_code=400
+        )
+    try:
+        query = FetchQuery(
+            build=params.get("build"),
+            client=params.get("client"),
+            user=params.get("user"),
+            since=parse_time(params["since"]) if "since" in params else None,
+            until=parse_time(params["until"]) if "until" in params else None,
+        )
+        await state.fetchlog.flush()
+        document = await sbom_for_query(
+            state.fetchlog, query, fmt, namespace_base=_absolute_root(request)
+        )
+    except ValueError as error:
+        return PlainTextResponse(f"{error}\n", status_code=400)
+    except SbomError as error:
+        return PlainTextResponse(f"SBOM generation failed: {error}\n", status_code=500)
+    except StorageError as error:
+        return PlainTextResponse(f"fetch log unavailable: {error}\n", status_code=503)
+    return Response(document, media_type=_SBOM_TYPES[fmt])
+
+
+def _absolute_root(request: Request) -> str:
+    state: AppState = request.app.state.pipgate
+    return (state.settings.public_url or str(request.base_url).rstrip("/")) + "/-/sbom"
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state: AppState = request.app.state.pipgate
+    if not is_admin(request, state.settings.admin_token):
+        return _forbidden()
+    return Response(state.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/-/reload", reload_endpoint, methods=["POST"]),
+        Route("/metrics", metrics_endpoint),
+        Route("/-/sbom", sbom_endpoint),
+    ]

@@ -1,0 +1,121 @@
+"""``create_app(settings)``: the routes, the error table, and a lifespan that owns every
+resource (HTTP session, stores, policy engine, fetch log) and composes the stage chain::
+
+    routes -> Enforcing -> Caching -> Routing -> HttpUpstream(s)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+
+from policies.engine import PolicyEngine
+from proxy import admin
+from proxy.attestations import shared_verifier
+from proxy.caching import CachingRepository
+from proxy.downloads import DownloadManager
+from proxy.enforcement import EnforcingRepository
+from proxy.http_errors import EXCEPTION_HANDLERS
+from proxy.metrics import Metrics
+from proxy.netguard import allowed_hosts, create_session
+from proxy.render_cache import RenderCache
+from proxy.routes import all_routes
+from proxy.routing import build_upstream
+from proxy.settings import Settings
+from proxy.state import AppState
+from storage.factory import open_fetchlog, open_stores
+from storage.fetchlog_sql import enforce_retention
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Starlette:
+    app = Starlette(
+        routes=all_routes(admin.routes()),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        stores = await stack.enter_async_context(open_stores(settings))
+        fetchlog = await stack.enter_async_context(open_fetchlog(settings))
+        retention = asyncio.create_task(enforce_retention(fetchlog, settings.log_retention_days))
+        stack.callback(retention.cancel)
+        session = create_session(settings, allowed_hosts(settings))
+        stack.push_async_callback(session.close)
+        upstream = build_upstream(settings, session)
+        downloads = DownloadManager(upstream, stores.blobs, stores.locks)
+        stack.push_async_callback(downloads.aclose)
+        caching = CachingRepository(
+            upstream,
+            stores.pages,
+            downloads,
+            stores.blobs,
+            settings.page_ttl,
+            revalidate_timeout=settings.revalidate_timeout,
+        )
+        verifier = await shared_verifier(settings)
+        engine = await stack.enter_async_context(
+            PolicyEngine.running(settings, stores.state, session)
+        )
+        state = AppState(
+            settings=settings,
+            session=session,
+            stores=stores,
+            engine=engine,
+            caching=caching,
+            downloads=downloads,
+            chain=EnforcingRepository(caching, engine, verifier),
+            renders=RenderCache(),
+            fetchlog=fetchlog,
+            metrics=Metrics(),
+        )
+        app.state.pipgate = state
+        stack.enter_context(_reload_on_sighup(state))
+        yield
+
+
+@contextlib.contextmanager
+def _reload_on_sighup(state: AppState) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        with contextlib.suppress(ValueError):  # logged by reload_policies; old policies stay
+            await admin.reload_policies(state)
+
+    def schedule() -> None:
+        task = loop.create_task(reload())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, schedule)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no SIGHUP
+        logger.debug("SIGHUP reload unavailable in this process")
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn factory for ``pipgate serve``: every worker loads the same settings."""
+    from proxy.settings import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,204 @@
+"""The caching stage: project pages with TTL + revalidation + stale-on-error, and artifacts
+through single-flight, hash-verified, streamed downloads.
+
+Pages are kept parsed in process memory and, losslessly encoded, in the page store (on disk
+by default, Redis when scaled out) so that a restarted pipgate with its upstream down still
+serves every page it has seen. A page older than ``page_ttl`` is revalidated upstream with
+its ETag / Last-Modified; if the upstream fails, the old page is served (``stale``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from packaging.utils import NormalizedName
+
+from proxy import page_codec
+from proxy.downloads import Download, DownloadManager, LiveBody
+from proxy.errors import FileNotFound, UpstreamProtocolError, UpstreamUnavailable
+from proxy.model import DistFile, ProjectList, ProjectPage
+from proxy.page_codec import CachedPage
+from proxy.repository import RequestContext, Resource, ResourceKind
+from proxy.upstream_base import Upstream, Validators
+from storage.base import BlobStore, KeyValueStore
+from storage.keys import blob_key, page_key
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_LIST_KEY = "__project_list__"
+STALE_RETRY_SECONDS = 30.0
+
+
+class CachingRepository:
+    """Implements ``proxy.repository.Repository`` on top of an ``Upstream``."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        pages: KeyValueStore,
+        downloads: DownloadManager,
+        blobs: BlobStore,
+        page_ttl: float,
+        revalidate_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._upstream = upstream
+        self._pages = pages
+        self._downloads = downloads
+        self._blobs = blobs
+        self._ttl = page_ttl
+        self._revalidate_timeout = revalidate_timeout
+        self._retry_after: dict[NormalizedName, float] = {}
+        self._clock = clock
+        self._memory: dict[NormalizedName, CachedPage] = {}
+        self._refreshing: dict[str, asyncio.Future[Any]] = {}
+        self._list: tuple[ProjectList, float] | None = None
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def fresh_until(self, name: NormalizedName) -> float | None:
+        """Wall-clock time until which the cached page needs no revalidation."""
+        entry = self._memory.get(name)
+        if entry is None:
+            return None
+        return max(entry.fetched_at + self._ttl, self._retry_after.get(name, 0.0))
+
+    async def get_project_page(self, name: NormalizedName, ctx: RequestContext) -> ProjectPage:
+        entry = await self._cached(name)
+        now = self._clock()
+        if entry is not None and now < entry.fetched_at + self._ttl:
+            ctx.cache, ctx.upstream = "hit", entry.upstream
+            return entry.page
+        if entry is not None and now < self._retry_after.get(name, 0.0):
+            # The upstream failed recently: answer from the cache at once instead of making
+            # every client wait for another timeout.
+            ctx.cache, ctx.upstream = "stale", entry.upstream
+            return entry.page
+        return (await self._single_flight(name, lambda: self._refresh(name, entry, ctx))).page
+
+    async def _cached(self, name: NormalizedName) -> CachedPage | None:
+        entry = self._memory.get(name)
+        if entry is None:
+            raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
+            entry = page_codec.decode(raw) if raw is not None else None
+            if entry is not None:
+                self._memory[name] = entry
+        return entry
+
+    async def _refresh(
+        self, name: NormalizedName, entry: CachedPage | None, ctx: RequestContext
+    ) -> CachedPage:
+        validators = entry.validators if entry is not None else None
+        try:
+            fetch = self._upstream.fetch_page(name, validators)
+            if entry is None:
+                fetched = await fetch
+            else:
+                fetched = await asyncio.wait_for(fetch, self._revalidate_timeout)
+        except (UpstreamUnavailable, UpstreamProtocolError, TimeoutError) as error:
+            if entry is None:
+                raise
+            logger.warning("serving stale page for %s: %r", name, error)
+            self._retry_after[name] = self._clock() + min(self._ttl, STALE_RETRY_SECONDS)
+            ctx.cache, ctx.upstream = "stale", entry.upstream
+            return entry
+        self._retry_after.pop(name, None)
+        if fetched.page is None and entry is not None:
+            ctx.cache = "revalidated"
+            page, fetched_validators = entry.page, _merge(entry.validators, fetched.validators)
+        elif fetched.page is not None:
+            ctx.cache = "miss"
+            page, fetched_validators = fetched.page, fetched.validators
+        else:  # a 304 to an unconditional request: the upstream is broken
+            raise UpstreamProtocolError(f"upstream answered 304 for {name!r} without validators")
+        ctx.upstream = fetched.upstream
+        new = CachedPage(page, fetched_validators, self._clock(), fetched.upstream)
+        self._memory[name] = new
+        await self._pages.set(page_key(fetched.upstream, name), page_codec.encode(new))
+        return new
+
+    async def _single_flight(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        # Concurrent misses for one page share one upstream request.
+        pending = self._refreshing.get(key)
+        if pending is not None:
+            result: T = await asyncio.shield(pending)
+            return result
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._refreshing[key] = future
+        try:
+            result = await work()
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            self._refreshing.pop(key, None)
+
+    async def get_project_list(self, ctx: RequestContext) -> ProjectList:
+        if self._list is not None and self._clock() < self._list[1] + self._ttl:
+            ctx.cache = "hit"
+            return self._list[0]
+        return await self._single_flight(_LIST_KEY, lambda: self._refresh_list(ctx))
+
+    async def _refresh_list(self, ctx: RequestContext) -> ProjectList:
+        try:
+            fetched = await self._upstream.fetch_project_list(None)
+        except (UpstreamUnavailable, UpstreamProtocolError):
+            if self._list is None:
+                raise
+            ctx.cache = "stale"
+            return self._list[0]
+        if fetched.projects is None:
+            raise UpstreamProtocolError("upstream answered 304 to an unconditional request")
+        ctx.cache, ctx.upstream = "miss", fetched.upstream
+        self._list = (fetched.projects, self._clock())
+        return fetched.projects
+
+    # -- files ---------------------------------------------------------------------------
+
+    async def get_resource(
+        self, name: NormalizedName, filename: str, kind: ResourceKind, ctx: RequestContext
+    ) -> Resource:
+        page_ctx = RequestContext()
+        page = await self.get_project_page(name, page_ctx)
+        dist = page.file(filename)
+        if dist is None:
+            raise FileNotFound(name, filename)
+        url, sha256, size = _source_of(name, dist, kind)
+        key = blob_key(name, filename, kind.value)
+        ctx.upstream = page_ctx.upstream
+        stored = await self._blobs.open(key)
+        if stored is not None:
+            ctx.cache = "hit"
+            return Resource(dist, kind, stored, sha256)
+        ctx.cache = "miss"
+        download = self._downloads.get_or_start(Download(key, name, filename, url, sha256, size))
+        return Resource(dist, kind, LiveBody(download), sha256)
+
+
+def _source_of(
+    name: NormalizedName, dist: DistFile, kind: ResourceKind
+) -> tuple[str, str | None, int | None]:
+    """Upstream URL, expected sha256 and expected size of one resource of a listed file."""
+    base = dist.url.split("#", 1)[0]
+    if kind is ResourceKind.DIST:
+        return base, dist.sha256, dist.size
+    if kind is ResourceKind.METADATA:
+        if not dist.has_metadata:
+            raise FileNotFound(name, f"{dist.filename}.metadata")
+        return base + ".metadata", dist.metadata_sha256, None
+    if dist.provenance is None:
+        raise FileNotFound(name, f"{dist.filename}.provenance")
+    return dist.provenance, None, None
+
+
+def _merge(old: Validators, new: Validators) -> Validators:
+    return Validators(new.etag or old.etag, new.last_modified or old.last_modified)

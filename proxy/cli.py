@@ -1,0 +1,88 @@
+"""The ``pipgate`` command line: serve, check, policies, log, sbom."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from proxy.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+
+
+def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser("serve", help="run the proxy")
+    serve.add_argument("--config", type=Path, help="TOML config file")
+    serve.add_argument("--upstream", help="simple index URL to proxy (default: the public PyPI)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", help="port to listen on (default 8080)")
+    serve.add_argument("--data-dir", help="cache, logs and state (default ./pipgate-data)")
+    serve.add_argument("--workers", help="worker processes sharing the same stores (default 1)")
+    serve.set_defaults(handler=serve_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    overrides = {
+        "upstream": args.upstream,
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "workers": args.workers,
+    }
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except SettingsError as error:
+        print(f"pipgate: {error}", file=sys.stderr)
+        return 2
+    # Worker processes rebuild the same Settings from the environment.
+    if args.config is not None:
+        os.environ[f"{ENV_PREFIX}CONFIG"] = str(args.config)
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"{ENV_PREFIX}{key.upper()}"] = str(value)
+    run_server(settings)
+    return 0
+
+
+def run_server(settings: Settings) -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        "proxy.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipgate", description="A private PyPI proxy with policy enforcement."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(subparsers)
+    from proxy.cli_log import add_log_commands
+    from proxy.cli_policies import add_policy_commands
+
+    add_policy_commands(subparsers)
+    add_log_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

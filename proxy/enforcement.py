@@ -1,0 +1,143 @@
+"""The enforcing stage: policies decide before anything is served, twice over.
+
+1. Pages: project policies run on the name before any upstream call (a deny is a 403, not
+   a 404, so uv does not move on to another index); then page policies (PEP 792 status)
+   and file policies, which hide denied files so that resolvers pick an allowed version.
+2. Files: a download is resolved against the same filtered listing, so a hidden file is
+   never downloadable by guessing its URL; then artifact policies (PEP 740 provenance)
+   run before the first byte is served.
+
+Every verdict other than a plain allow goes into ``ctx.verdicts`` (and so the fetch log).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from packaging.utils import NormalizedName
+
+from policies.base import ArtifactInfo, Verdict
+from policies.engine import PolicyEngine
+from policies.policyset import first_denial
+from proxy.attestations import AttestationVerifier
+from proxy.errors import FileNotFound, PolicyDenied, ProxyError
+from proxy.model import DistFile, ProjectPage
+from proxy.repository import (
+    Repository,
+    RepositoryWrapper,
+    RequestContext,
+    Resource,
+    ResourceKind,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_PROVENANCE_BYTES = 8 * 1024 * 1024
+"""PEP 740 provenance objects are a few kilobytes; anything this large is not one."""
+
+PROVENANCE_NOTE = "provenance"
+"""Policy name of the warning recorded when a provenance object could not be fetched."""
+
+
+class EnforcingRepository(RepositoryWrapper):
+    def __init__(
+        self,
+        source: Repository,
+        engine: PolicyEngine,
+        verifier: AttestationVerifier | None = None,
+    ) -> None:
+        super().__init__(source)
+        self.engine = engine
+        self.verifier = verifier
+        """Records every served file's attestation result, whatever the policies are."""
+
+    async def get_project_page(self, name: NormalizedName, ctx: RequestContext) -> ProjectPage:
+        # One PolicySet per request: a reload meanwhile cannot mix two configurations.
+        policies = self.engine.current
+        _enforce(policies.check_project(name), ctx, f"project {name!r}")
+        page = await self.source.get_project_page(name, ctx)
+        _enforce(policies.check_page(page), ctx, f"project {name!r}")
+        filtered, noted = policies.filter_page(page)
+        ctx.verdicts.extend(verdict for _, verdict in noted)
+        return filtered
+
+    async def get_resource(
+        self, name: NormalizedName, filename: str, kind: ResourceKind, ctx: RequestContext
+    ) -> Resource:
+        policies = self.engine.current
+        _enforce(policies.check_project(name), ctx, f"project {name!r}")
+        page = await self.source.get_project_page(name, RequestContext())
+        _enforce(policies.check_page(page), ctx, f"project {name!r}")
+        file = page.file(filename)
+        if file is None:
+            raise FileNotFound(name, filename)
+        # Same per-file verdicts as filter_page, so "listed" and "downloadable" never differ.
+        _enforce(policies.check_file(page, file), ctx, f"file {filename!r}")
+        wants_artifact = policies.wants_artifact(name)
+        if kind is ResourceKind.DIST and (wants_artifact or self.verifier is not None):
+            artifact = await self._artifact_info(name, file, ctx)
+            if self.verifier is not None:
+                result = await self.verifier.evaluate(
+                    file.filename, file.sha256, artifact.provenance
+                )
+                ctx.attestation = result.log_value
+            if wants_artifact:
+                verdicts = await policies.check_artifact(name, file, artifact)
+                _enforce(verdicts, ctx, f"file {filename!r}")
+        return await self.source.get_resource(name, filename, kind, ctx)
+
+    async def _artifact_info(
+        self, name: NormalizedName, file: DistFile, ctx: RequestContext
+    ) -> ArtifactInfo:
+        provenance = None
+        if file.provenance is not None:
+            provenance = await self._fetch_provenance(name, file, ctx)
+        return ArtifactInfo(sha256=file.sha256, provenance=provenance)
+
+    async def _fetch_provenance(
+        self, name: NormalizedName, file: DistFile, ctx: RequestContext
+    ) -> bytes | None:
+        # A separate context: the provenance fetch must not overwrite the download's
+        # cache/upstream fields in the fetch log.
+        sub = RequestContext(client=ctx.client, build=ctx.build, user=ctx.user)
+        try:
+            resource = await self.source.get_resource(
+                name, file.filename, ResourceKind.PROVENANCE, sub
+            )
+            return await _read_all(resource, MAX_PROVENANCE_BYTES)
+        except (ProxyError, OSError) as error:
+            logger.warning("provenance of %s could not be fetched: %s", file.filename, error)
+            ctx.verdicts.append(
+                Verdict.warn(
+                    PROVENANCE_NOTE,
+                    f"the provenance of {file.filename} could not be fetched ({error}); "
+                    f"artifact policies judged it as having none",
+                )
+            )
+            return None
+
+
+def _enforce(verdicts: list[Verdict], ctx: RequestContext, subject: str) -> None:
+    """Record every verdict; raise ``PolicyDenied`` (403) for the first enforced deny."""
+    ctx.verdicts.extend(verdicts)
+    denial = first_denial(verdicts)
+    if denial is not None:
+        raise PolicyDenied(denial, subject)
+
+
+async def _read_all(resource: Resource, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in resource.body.iter_range():
+        received += len(chunk)
+        if received > limit:
+            raise ProvenanceTooLarge(f"provenance is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class ProvenanceTooLarge(ProxyError):
+    """The provenance body exceeded ``MAX_PROVENANCE_BYTES``."""
+
+
+__all__ = ["EnforcingRepository"]

@@ -1,0 +1,69 @@
+"""The one table that maps domain errors to HTTP answers: a status and a one-line body
+saying what happened, so a person reading pip's or uv's output can act on it."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from proxy.errors import (
+    IntegrityError,
+    NotAcceptable,
+    NotFound,
+    PolicyDenied,
+    ProxyError,
+    UpstreamProtocolError,
+    UpstreamUnavailable,
+)
+from proxy.responses import RangeNotSatisfiable
+from storage.base import StorageError
+
+logger = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (NotFound, 404),
+    (PolicyDenied, 403),
+    (NotAcceptable, 406),
+    (IntegrityError, 502),
+    (UpstreamProtocolError, 502),
+    (UpstreamUnavailable, 503),
+    (StorageError, 503),
+]
+
+
+def status_for(error: Exception) -> int:
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+async def handle_error(request: Request, error: Exception) -> Response:
+    status = status_for(error)
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(error, PolicyDenied):
+        headers["X-Pipgate-Policy"] = error.verdict.policy
+    if status >= 500:
+        logger.warning("%s %s -> %d: %s", request.method, request.url.path, status, error)
+    request.state.error = error
+    return PlainTextResponse(_one_line(error) + "\n", status_code=status, headers=headers)
+
+
+async def handle_range(request: Request, error: Exception) -> Response:
+    size = error.size if isinstance(error, RangeNotSatisfiable) else 0
+    return PlainTextResponse(
+        f"{error}\n", status_code=416, headers={"Content-Range": f"bytes */{size}"}
+    )
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+EXCEPTION_HANDLERS = {
+    ProxyError: handle_error,
+    StorageError: handle_error,
+    RangeNotSatisfiable: handle_range,
+}

@@ -1,0 +1,203 @@
+"""The HTTP edge: translate requests into calls on the stage chain and back.
+
+Each endpoint canonicalises (301 to the PEP 503 form), negotiates the format, calls the
+chain, rewrites file URLs to pipgate's own, renders, and records the fetch. The same
+routes are mounted under ``/builds/<label>/`` so a CI job's fetches carry its label.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from packaging.utils import NormalizedName, canonicalize_name
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from proxy.errors import InvalidName
+from proxy.fetchlog import record_fetch
+from proxy.negotiation import negotiate
+from proxy.render_cache import Rendered, make_rendered
+from proxy.rendering import localize, render_project_list, render_project_page
+from proxy.repository import RequestContext, ResourceKind
+from proxy.responses import ArtifactResponse
+from proxy.state import AppState
+from storage.keys import validate_filename, validate_project
+
+_LABEL = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
+_PROVENANCE_TYPE = "application/vnd.pypi.integrity.v1+json"
+
+
+def state_of(request: Request) -> AppState:
+    state: AppState = request.app.state.pipgate
+    return state
+
+
+def context_of(request: Request) -> RequestContext:
+    label = request.path_params.get("label")
+    if label is not None and not _LABEL.match(label):
+        raise InvalidName(f"build label {label!r} may only use letters, digits, '.', '_', '-'")
+    client = request.client.host if request.client else ""
+    user = request.scope.get("pipgate.user")
+    return RequestContext(client=client, build=label, user=user)
+
+
+async def project_list(request: Request) -> Response:
+    state, ctx = state_of(request), context_of(request)
+    fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    key = ("", content_type, "", state.engine.generation)
+    rendered = state.renders.get(key, time.time())
+    if rendered is None:
+        projects = await state.chain.get_project_list(ctx)
+        body = render_project_list(projects, fmt)
+        fresh = time.time() + min(state.settings.page_ttl, 60.0)
+        rendered = make_rendered(body, content_type, fresh, (), ctx.upstream)
+        state.renders.put(key, rendered)
+    else:
+        ctx.cache = "hit"
+    response = _page_response(request, rendered)
+    await record_fetch(state, ctx, "index", None, response.status_code)
+    return response
+
+
+async def project_page(request: Request) -> Response:
+    state, ctx = state_of(request), context_of(request)
+    raw = request.path_params["project"]
+    name = validate_project(raw)
+    if raw != name:
+        return _redirect(request, raw, name)
+    fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    provenance_base = _absolute_base(request) + f"files/{name}/"
+    key = (name, content_type, provenance_base, state.engine.generation)
+    rendered = state.renders.get(key, time.time())
+    if rendered is None:
+        page = await state.chain.get_project_page(name, ctx)
+        body = render_project_page(localize(page, f"../../files/{name}/", provenance_base), fmt)
+        fresh = state.caching.fresh_until(name) or 0.0
+        rendered = make_rendered(body, content_type, fresh, tuple(ctx.verdicts), ctx.upstream)
+        state.renders.put(key, rendered)
+    else:
+        ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
+    response = _page_response(request, rendered)
+    await record_fetch(state, ctx, "page", name, response.status_code)
+    return response
+
+
+async def add_slash(request: Request) -> Response:
+    raw = request.path_params["project"]
+    return _redirect(request, raw, validate_project(raw))
+
+
+def _redirect(request: Request, raw: str, name: NormalizedName) -> Response:
+    path = request.url.path
+    target = path[: path.rindex(raw)] + name + "/"
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(target + query, status_code=301)
+
+
+def _absolute_base(request: Request) -> str:
+    """pipgate's absolute URL of this index's root (``.../`` or ``.../builds/<label>/``)."""
+    public = state_of(request).settings.public_url
+    root = public + "/" if public else str(request.base_url)
+    label = request.path_params.get("label")
+    return root + (f"builds/{label}/" if label else "")
+
+
+def _page_response(request: Request, rendered: Rendered) -> Response:
+    headers = {
+        "ETag": rendered.etag,
+        "Vary": "Accept, Accept-Encoding",
+        "Cache-Control": "max-age=60",
+    }
+    if request.headers.get("if-none-match") == rendered.etag:
+        return Response(status_code=304, headers=headers)
+    body = rendered.body
+    if rendered.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        body, headers["Content-Encoding"] = rendered.gzipped, "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=rendered.content_type)
+    return Response(body, headers=headers, media_type=rendered.content_type)
+
+
+async def artifact(request: Request) -> Response | ArtifactResponse:
+    state, ctx = state_of(request), context_of(request)
+    name = validate_project(request.path_params["project"])
+    filename, kind = _split_kind(request.path_params["filename"])
+    resource = await state.chain.get_resource(name, validate_filename(filename), kind, ctx)
+    # HEAD and range probes are logged apart from whole downloads, which alone make an SBOM.
+    log_kind = kind.value if request.method == "GET" else f"{kind.value}-head"
+
+    async def on_done(status: int, sent: int) -> None:
+        sha256 = resource.sha256 or getattr(resource.body, "sha256", None)
+        await record_fetch(
+            state,
+            ctx,
+            log_kind,
+            name,
+            status,
+            file=resource.file,
+            sha256=sha256,
+            size=resource.body.size,
+            durable=kind is ResourceKind.DIST,
+        )
+
+    headers = {"Cache-Control": "max-age=31536000, immutable"}
+    if resource.sha256:
+        headers["ETag"] = f'"{resource.sha256}"'
+    media_type = _PROVENANCE_TYPE if kind is ResourceKind.PROVENANCE else "application/octet-stream"
+    return ArtifactResponse(resource.body, media_type, headers, on_done)
+
+
+def _split_kind(filename: str) -> tuple[str, ResourceKind]:
+    for suffix, kind in (
+        (".metadata", ResourceKind.METADATA),
+        (".provenance", ResourceKind.PROVENANCE),
+    ):
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)], kind
+    return filename, ResourceKind.DIST
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok\n")
+
+
+async def readyz(request: Request) -> Response:
+    state = state_of(request)
+    problems = []
+    for label, check in (
+        ("blob store", state.stores.blobs.check),
+        ("page store", state.stores.pages.check),
+        ("fetch log", state.fetchlog.check),
+    ):
+        try:
+            await check()
+        except Exception as error:
+            problems.append(f"{label}: {error}")
+    if problems:
+        return PlainTextResponse("not ready: " + "; ".join(problems) + "\n", status_code=503)
+    return PlainTextResponse("ready\n")
+
+
+def index_routes() -> list[BaseRoute]:
+    return [
+        Route("/simple/", project_list, methods=["GET", "HEAD"]),
+        Route("/simple/{project}/", project_page, methods=["GET", "HEAD"]),
+        Route("/simple/{project}", add_slash, methods=["GET", "HEAD"]),
+        Route("/files/{project}/{filename}", artifact, methods=["GET", "HEAD"]),
+    ]
+
+
+def all_routes(extra: list[BaseRoute]) -> list[BaseRoute]:
+    return [
+        *index_routes(),
+        Mount("/builds/{label}", routes=index_routes()),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *extra,
+    ]
+
+
+__all__ = ["all_routes", "canonicalize_name"]

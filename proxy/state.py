@@ -1,0 +1,33 @@
+"""Everything the lifespan builds and the routes use, in one typed object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from policies.engine import PolicyEngine
+    from proxy.caching import CachingRepository
+    from proxy.downloads import DownloadManager
+    from proxy.metrics import Metrics
+    from proxy.render_cache import RenderCache
+    from proxy.repository import Repository
+    from proxy.settings import Settings
+    from storage.base import FetchLogStore
+    from storage.factory import Stores
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    session: aiohttp.ClientSession
+    stores: Stores
+    engine: PolicyEngine
+    caching: CachingRepository
+    downloads: DownloadManager
+    chain: Repository
+    renders: RenderCache
+    fetchlog: FetchLogStore
+    metrics: Metrics

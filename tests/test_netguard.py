@@ -1,0 +1,178 @@
+"""The SSRF guard: which addresses are refused, URL checks, and the resolver (DNS rebinding)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import aiohttp
+import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from proxy.errors import ForbiddenTarget
+from proxy.netguard import (
+    GuardedResolver,
+    NetGuard,
+    allowed_hosts,
+    create_session,
+    forbidden_reason,
+    user_agent,
+)
+from proxy.settings import Settings, UpstreamConfig
+
+FORBIDDEN = [
+    ("127.0.0.1", "loopback"),
+    ("127.0.0.2", "loopback"),
+    ("10.1.2.3", "private"),
+    ("172.16.0.1", "private"),
+    ("192.168.1.1", "private"),
+    ("169.254.169.254", "link-local"),
+    ("0.0.0.0", "unspecified"),
+    ("224.0.0.1", "multicast"),
+    ("239.255.255.250", "multicast"),
+    ("240.0.0.1", "reserved"),
+    ("100.64.0.1", "not a globally routable"),
+    ("::1", "loopback"),
+    ("::", "unspecified"),
+    ("fe80::1", "link-local"),
+    ("fc00::1", "private"),
+    ("fd12:3456::1", "private"),
+    ("fec0::1", "site-local"),
+    ("ff02::1", "multicast"),
+    ("::ffff:127.0.0.1", "loopback"),
+    ("::ffff:169.254.169.254", "link-local"),
+    ("::ffff:10.0.0.1", "private"),
+    ("64:ff9b::7f00:1", "loopback"),
+    ("2002:7f00:1::1", "loopback"),
+    ("::7f00:1", "reserved"),
+]
+PUBLIC = ["8.8.8.8", "1.1.1.1", "151.101.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
+
+
+@pytest.mark.parametrize(("address", "kind"), FORBIDDEN)
+def test_forbidden_reason__refuses_non_public_addresses(address: str, kind: str) -> None:
+    reason = forbidden_reason(ipaddress.ip_address(address))
+    assert reason is not None
+    assert kind in reason
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_forbidden_reason__allows_public_addresses(address: str) -> None:
+    assert forbidden_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.2/files/x.whl",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8080/files/x.whl",
+        "https://[::ffff:7f00:1]/x",
+        "http://10.0.0.1./x",
+        "file:///etc/passwd",
+        "gopher://example.org/x",
+        "ftp://example.org/x",
+        "http:///no-host",
+    ],
+)
+def test_check_url__refuses(url: str) -> None:
+    with pytest.raises(ForbiddenTarget, match="refusing to fetch"):
+        NetGuard(["127.0.0.1"]).check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:3141/simple/x/",  # an allowed host, although loopback
+        "http://8.8.8.8/files/x.whl",
+        "https://files.example.org/packages/x.whl",  # names are checked when resolved
+        "HTTPS://[2606:4700:4700::1111]/x",
+    ],
+)
+def test_check_url__allows(url: str) -> None:
+    NetGuard(["127.0.0.1"]).check_url(url)
+
+
+def test_allowed_host_matching_ignores_case_brackets_and_trailing_dot() -> None:
+    guard = NetGuard(["Mirror.Internal.", "[::1]"])
+    guard.check_url("http://mirror.internal/simple/")
+    guard.check_url("http://[::1]/simple/")
+    assert guard.is_allowed_host("MIRROR.internal.")
+
+
+class _StaticResolver(AbstractResolver):
+    """Answers every name with fixed addresses, as a hostile DNS server would."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = addresses
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        return [
+            ResolveResult(hostname=host, host=a, port=port, family=family, proto=0, flags=0)
+            for a in self.addresses
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_resolver__refuses_a_name_that_resolves_to_loopback() -> None:
+    resolver = GuardedResolver(NetGuard([]), _StaticResolver("93.184.215.14", "127.0.0.1"))
+    with pytest.raises(ForbiddenTarget, match=r"'rebind\.test' resolves to 127\.0\.0\.1"):
+        await resolver.resolve("rebind.test", 80)
+
+
+async def test_resolver__passes_public_answers_through() -> None:
+    resolver = GuardedResolver(NetGuard([]), _StaticResolver("93.184.215.14"))
+    results = await resolver.resolve("public.test", 443)
+    assert [r["host"] for r in results] == ["93.184.215.14"]
+
+
+async def test_resolver__lets_allowed_hosts_resolve_anywhere() -> None:
+    resolver = GuardedResolver(NetGuard(["mirror.internal"]), _StaticResolver("10.0.0.5"))
+    results = await resolver.resolve("mirror.internal", 80)
+    assert [r["host"] for r in results] == ["10.0.0.5"]
+
+
+async def test_resolver__uses_the_system_resolver_by_default() -> None:
+    resolver = GuardedResolver(NetGuard([]))
+    try:
+        with pytest.raises(ForbiddenTarget, match="localhost"):
+            await resolver.resolve("localhost", 80)
+    finally:
+        await resolver.close()
+
+
+def test_allowed_hosts__upstreams_and_trusted_hosts() -> None:
+    settings = Settings(
+        upstream="https://Index.Example.org/simple/",
+        upstreams=(UpstreamConfig("corp", "http://10.1.1.1:8080/simple/", ("corp-*",)),),
+        trusted_hosts=("files.internal",),
+    )
+    assert allowed_hosts(settings) == {"index.example.org", "10.1.1.1", "files.internal"}
+
+
+async def test_create_session__timeouts_user_agent_and_guard() -> None:
+    settings = Settings(connect_timeout=3.0, upstream_timeout=7.0)
+    async with create_session(settings, ["127.0.0.1"]) as session:
+        assert session.timeout.sock_connect == 3.0
+        assert session.timeout.sock_read == 7.0
+        assert session.headers["User-Agent"] == user_agent()
+        assert user_agent().startswith("pipgate/")
+        assert session.trust_env is False
+        with pytest.raises(ForbiddenTarget, match=r"169\.254\.169\.254"):
+            await session.get("http://169.254.169.254/latest/meta-data/")
+        with pytest.raises(ForbiddenTarget, match="localhost"):
+            await session.get("http://localhost:9/")
+
+
+async def test_create_session__connector_limits() -> None:
+    async with create_session(Settings(), []) as session:
+        connector = session.connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        assert 0 < connector.limit <= 200
+        assert 0 < connector.limit_per_host <= connector.limit
