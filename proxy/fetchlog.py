@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
-from proxy.model import DistFile
+from proxy.model import DistFile, filename_version
 from proxy.repository import RequestContext
 from proxy.state import AppState
 from storage.base import FetchRecord
@@ -37,11 +38,14 @@ async def record_fetch(
     status: int,
     *,
     file: DistFile | None = None,
+    filename: str | None = None,
     sha256: str | None = None,
     size: int | None = None,
     durable: bool = False,
 ) -> None:
-    version = file.version if file is not None else None
+    """``file`` when the listing was found; else ``filename`` alone (refused, not found)."""
+    filename = file.filename if file is not None else filename
+    version = filename_version(filename) if filename is not None else None
     record = FetchRecord(
         time=dt.datetime.now(dt.UTC),
         client=ctx.client,
@@ -51,7 +55,7 @@ async def record_fetch(
         user=ctx.user,
         build=ctx.build,
         version=str(version) if version is not None else None,
-        filename=file.filename if file is not None else None,
+        filename=filename,
         sha256=sha256,
         size=size,
         cache=ctx.cache,
@@ -65,3 +69,20 @@ async def record_fetch(
         await state.fetchlog.append_durable(record)
     else:
         await state.fetchlog.append(record)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFetch:
+    """What a route is answering, kept on the request so a failure is logged too."""
+
+    ctx: RequestContext
+    kind: str
+    project: str | None
+    filename: str | None = None
+
+
+async def record_failure(state: AppState, pending: PendingFetch, status: int) -> None:
+    """The fetch-log row of a refused or failed request (403, 404, 502, 503 ...)."""
+    await record_fetch(
+        state, pending.ctx, pending.kind, pending.project, status, filename=pending.filename
+    )

@@ -17,6 +17,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
+from proxy.fetchlog import PendingFetch, record_failure
 from proxy.responses import RangeNotSatisfiable
 from storage.base import StorageError
 
@@ -47,8 +48,17 @@ async def handle_error(request: Request, error: Exception) -> Response:
         headers["X-Pipgate-Policy"] = error.verdict.policy
     if status >= 500:
         logger.warning("%s %s -> %d: %s", request.method, request.url.path, status, error)
-    request.state.error = error
+    await _log_failure(request, error, status)
     return PlainTextResponse(_one_line(error) + "\n", status_code=status, headers=headers)
+
+
+async def _log_failure(request: Request, error: Exception, status: int) -> None:
+    pending: PendingFetch | None = getattr(request.state, "pending_fetch", None)
+    if pending is None:  # failed before the route knew what was asked (e.g. a bad name)
+        return
+    if isinstance(error, PolicyDenied) and error.verdict not in pending.ctx.verdicts:
+        pending.ctx.verdicts.append(error.verdict)
+    await record_failure(request.app.state.pipgate, pending, status)
 
 
 async def handle_range(request: Request, error: Exception) -> Response:

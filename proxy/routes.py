@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import time
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from proxy.errors import InvalidName
-from proxy.fetchlog import record_fetch
+from proxy.fetchlog import PendingFetch, record_fetch
 from proxy.negotiation import negotiate
 from proxy.render_cache import Rendered, make_rendered
 from proxy.rendering import localize, render_project_list, render_project_page
@@ -27,6 +27,7 @@ from storage.keys import validate_filename, validate_project
 
 _LABEL = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
 _PROVENANCE_TYPE = "application/vnd.pypi.integrity.v1+json"
+_SUFFIXES = ((".metadata", ResourceKind.METADATA), (".provenance", ResourceKind.PROVENANCE))
 
 
 def state_of(request: Request) -> AppState:
@@ -34,17 +35,21 @@ def state_of(request: Request) -> AppState:
     return state
 
 
-def context_of(request: Request) -> RequestContext:
+def context_of(
+    request: Request, kind: str, project: str | None, filename: str | None = None
+) -> RequestContext:
+    """The request's context; also noted on the request so that errors are logged too."""
     label = request.path_params.get("label")
     if label is not None and not _LABEL.match(label):
         raise InvalidName(f"build label {label!r} may only use letters, digits, '.', '_', '-'")
     client = request.client.host if request.client else ""
-    user = request.scope.get("pipgate.user")
-    return RequestContext(client=client, build=label, user=user)
+    ctx = RequestContext(client=client, build=label, user=request.scope.get("pipgate.user"))
+    request.state.pending_fetch = PendingFetch(ctx, kind, project, filename)
+    return ctx
 
 
 async def project_list(request: Request) -> Response:
-    state, ctx = state_of(request), context_of(request)
+    state, ctx = state_of(request), context_of(request, "index", None)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
     key = ("", content_type, "", state.engine.generation)
     rendered = state.renders.get(key, time.time())
@@ -62,11 +67,11 @@ async def project_list(request: Request) -> Response:
 
 
 async def project_page(request: Request) -> Response:
-    state, ctx = state_of(request), context_of(request)
-    raw = request.path_params["project"]
+    state, raw = state_of(request), request.path_params["project"]
     name = validate_project(raw)
     if raw != name:
         return _redirect(request, raw, name)
+    ctx = context_of(request, "page", name)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
     provenance_base = _absolute_base(request) + f"files/{name}/"
     key = (name, content_type, provenance_base, state.engine.generation)
@@ -122,12 +127,13 @@ def _page_response(request: Request, rendered: Rendered) -> Response:
 
 
 async def artifact(request: Request) -> Response | ArtifactResponse:
-    state, ctx = state_of(request), context_of(request)
+    state = state_of(request)
     name = validate_project(request.path_params["project"])
     filename, kind = _split_kind(request.path_params["filename"])
-    resource = await state.chain.get_resource(name, validate_filename(filename), kind, ctx)
     # HEAD and range probes are logged apart from whole downloads, which alone make an SBOM.
     log_kind = kind.value if request.method == "GET" else f"{kind.value}-head"
+    ctx = context_of(request, log_kind, name, filename)
+    resource = await state.chain.get_resource(name, validate_filename(filename), kind, ctx)
 
     async def on_done(status: int, sent: int) -> None:
         sha256 = resource.sha256 or getattr(resource.body, "sha256", None)
@@ -199,5 +205,3 @@ def all_routes(extra: list[BaseRoute]) -> list[BaseRoute]:
         *extra,
     ]
 
-
-__all__ = ["all_routes", "canonicalize_name"]
