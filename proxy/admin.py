@@ -42,8 +42,12 @@ def _forbidden() -> Response:
     )
 
 
-async def reload_policies(state: AppState) -> str:
-    """Re-read the config file and rebuild the policies; the old ones stay on any error."""
+async def reload_policies(state: AppState, *, broadcast: bool = True) -> str:
+    """Re-read the config file and rebuild the policies; the old ones stay on any error.
+
+    ``broadcast`` tells the other replicas (and worker processes) to reload too, through
+    the shared generation counter they watch.
+    """
     try:
         fresh = load_settings(state.settings.config_file)
         await state.engine.reload(fresh)
@@ -52,7 +56,21 @@ async def reload_policies(state: AppState) -> str:
         raise
     state.renders.clear()
     logger.info("policies reloaded: generation %d", state.engine.generation)
+    if broadcast:
+        try:
+            await state.generation.bump()
+        except StorageError as error:
+            logger.warning("other replicas were not told to reload: %s", error)
     return f"policies reloaded: generation {state.engine.generation}"
+
+
+async def follow_other_replicas(state: AppState) -> None:
+    """Reload whenever another replica (or worker) reloaded; runs until cancelled."""
+
+    async def apply(_: int) -> None:
+        await reload_policies(state, broadcast=False)
+
+    await state.generation.watch(apply)
 
 
 async def reload_endpoint(request: Request) -> Response:

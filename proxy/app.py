@@ -31,6 +31,7 @@ from proxy.settings import Settings
 from proxy.state import AppState
 from storage.factory import open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
+from storage.generation import SharedGeneration
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,12 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             renders=RenderCache(),
             fetchlog=fetchlog,
             metrics=Metrics(),
+            generation=SharedGeneration(stores.state),
         )
         app.state.pipgate = state
+        await state.generation.start()
+        follower = asyncio.create_task(admin.follow_other_replicas(state))
+        stack.callback(follower.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
 

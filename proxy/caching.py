@@ -24,7 +24,7 @@ from proxy.model import DistFile, ProjectList, ProjectPage
 from proxy.page_codec import CachedPage
 from proxy.repository import RequestContext, Resource, ResourceKind
 from proxy.upstream_base import Upstream, Validators
-from storage.base import BlobStore, KeyValueStore
+from storage.base import BlobStore, KeyValueStore, StorageError
 from storage.keys import blob_key, page_key
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,11 @@ class CachingRepository:
     async def _cached(self, name: NormalizedName) -> CachedPage | None:
         entry = self._memory.get(name)
         if entry is None:
-            raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
+            try:
+                raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
+            except StorageError as error:  # a broken page store is a miss, never a failure
+                logger.warning("page cache read failed for %s: %s", name, error)
+                return None
             entry = page_codec.decode(raw) if raw is not None else None
             if entry is not None:
                 self._memory[name] = entry
@@ -119,7 +123,10 @@ class CachingRepository:
         ctx.upstream = fetched.upstream
         new = CachedPage(page, fetched_validators, self._clock(), fetched.upstream)
         self._memory[name] = new
-        await self._pages.set(page_key(fetched.upstream, name), page_codec.encode(new))
+        try:
+            await self._pages.set(page_key(fetched.upstream, name), page_codec.encode(new))
+        except StorageError as error:
+            logger.warning("page cache write failed for %s: %s", name, error)
         return new
 
     async def _single_flight(self, key: str, work: Callable[[], Awaitable[T]]) -> T:

@@ -27,7 +27,7 @@ from packaging.utils import NormalizedName
 
 from proxy.errors import IntegrityError, ProxyError, UpstreamUnavailable
 from proxy.upstream_base import Upstream
-from storage.base import BlobStore, LockManager, StoredBlob
+from storage.base import BlobStore, LockManager, StorageError, StoredBlob
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +82,16 @@ class Download:
             await self._notify()
 
     async def _locked_fetch(self, upstream: Upstream, blobs: BlobStore, locks: LockManager) -> None:
-        try:
-            async with locks.lock(self.key, LOCK_TIMEOUT):
-                # Another process may have stored the file while we waited for the lock.
-                self.blob = await blobs.open(self.key)
-                if self.blob is None:
-                    await self._fetch(upstream, blobs)
-        except TimeoutError:
-            logger.warning("lock for %s timed out; downloading without it", self.key)
-            await self._fetch(upstream, blobs)
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(locks.lock(self.key, LOCK_TIMEOUT))
+            except (TimeoutError, StorageError) as error:
+                # Losing the lock backend costs at most a duplicate download, never an error.
+                logger.warning("no lock for %s (%s); downloading without it", self.key, error)
+            # Another process may have stored the file while we waited for the lock.
+            self.blob = await blobs.open(self.key)
+            if self.blob is None:
+                await self._fetch(upstream, blobs)
 
     async def _fetch(self, upstream: Upstream, blobs: BlobStore) -> None:
         self.spool = blobs.spool_dir / f"{uuid.uuid4().hex}.part"

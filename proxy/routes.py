@@ -176,6 +176,7 @@ async def readyz(request: Request) -> Response:
     for label, check in (
         ("blob store", state.stores.blobs.check),
         ("page store", state.stores.pages.check),
+        ("state store", state.stores.state.check),
         ("fetch log", state.fetchlog.check),
     ):
         try:

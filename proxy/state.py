@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from proxy.settings import Settings
     from storage.base import FetchLogStore
     from storage.factory import Stores
+    from storage.generation import SharedGeneration
 
 
 @dataclass(slots=True)
@@ -31,3 +32,5 @@ class AppState:
     renders: RenderCache
     fetchlog: FetchLogStore
     metrics: Metrics
+    generation: SharedGeneration
+    """The policy generation shared by every replica: a reload on one reaches all."""

@@ -41,12 +41,18 @@ def _fsync(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
-def _clear_directory(directory: Path) -> None:
+# A value is written and renamed in milliseconds: a temp file this old was left by a killed
+# process. Younger ones may belong to another worker sharing the data dir, so they stay.
+STALE_TEMP_SECONDS = 300.0
+
+
+def _clear_stale(directory: Path, older_than: float) -> None:
     for entry in os.scandir(directory):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            Path(entry.path).unlink(missing_ok=True)
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < older_than:
+                Path(entry.path).unlink(missing_ok=True)
+        except FileNotFoundError:
+            continue
 
 
 def _probe_writable(directory: Path, what: str) -> None:
@@ -217,7 +223,7 @@ class FilesystemKeyValueStore:
     def _start(self) -> None:
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
-            _clear_directory(self._tmp)
+            _clear_stale(self._tmp, self._clock() - STALE_TEMP_SECONDS)
         except OSError as error:
             raise StorageError(
                 f"key-value store {str(self._root)!r} cannot be prepared: {error}"

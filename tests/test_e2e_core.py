@@ -41,7 +41,8 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, _lower(response.headers.items()), response.read()
     except urllib.error.HTTPError as error:
-        return error.code, _lower(error.headers.items()), error.read()
+        with error:
+            return error.code, _lower(error.headers.items()), error.read()
 
 
 def _lower(items: Any) -> dict[str, str]:
@@ -167,8 +168,9 @@ def test_negotiation_redirects_and_errors(upstream: FakeUpstream, server: Pipgat
     ):
         with pytest.raises(urllib.error.HTTPError) as redirect:
             opener.open(server.url + path, timeout=10)
-        assert redirect.value.code == 301
-        assert redirect.value.headers["Location"].endswith(target)
+        with redirect.value as answer:
+            assert answer.code == 301
+            assert answer.headers["Location"].endswith(target)
     status, headers, _ = get(server.url + "/simple/lib-core/?format=" + quote(JSON, safe=""))
     assert status == 200
     assert headers["content-type"] == JSON

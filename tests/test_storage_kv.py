@@ -6,13 +6,14 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from storage.base import KeyValueStore, StorageError
-from storage.filesystem import FilesystemKeyValueStore
+from storage.filesystem import STALE_TEMP_SECONDS, FilesystemKeyValueStore
 from storage.memory import MemoryKeyValueStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -177,12 +178,17 @@ async def test_filesystem_expired_entry_is_deleted_lazily(tmp_path: Path, clock:
     assert not files[0].exists()
 
 
-async def test_filesystem_start_clears_leftover_temp_files(tmp_path: Path) -> None:
+async def test_filesystem_start_clears_stale_temp_files_only(tmp_path: Path) -> None:
     (tmp_path / ".tmp").mkdir()
-    (tmp_path / ".tmp" / "set-killed").write_bytes(b"half written")
+    killed = tmp_path / ".tmp" / "set-killed"
+    killed.write_bytes(b"half written")
+    old = time.time() - STALE_TEMP_SECONDS - 10
+    os.utime(killed, (old, old))
+    in_flight = tmp_path / ".tmp" / "set-other-worker"
+    in_flight.write_bytes(b"being written by another process right now")
     store = FilesystemKeyValueStore(tmp_path)
     await store.start()
-    assert list((tmp_path / ".tmp").iterdir()) == []
+    assert list((tmp_path / ".tmp").iterdir()) == [in_flight]
 
 
 async def test_filesystem_corrupt_file_is_a_storage_error(tmp_path: Path) -> None:
