@@ -21,6 +21,7 @@ from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
+from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
 from proxy.metrics import Metrics
 from proxy.netguard import allowed_hosts, create_session
@@ -43,6 +44,8 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Warm pages skip the framework; everything else goes through Starlette's stack.
+    app.add_middleware(WarmPages, state_holder=app)
     return app
 
 

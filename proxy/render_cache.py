@@ -27,8 +27,22 @@ class Rendered:
     verdicts: tuple[Verdict, ...]
     upstream: str | None
 
+    @property
+    def content_type_header(self) -> bytes:
+        # Text types carry their charset; the PEP 691 types are defined as UTF-8.
+        suffix = "; charset=utf-8" if self.content_type.startswith("text/") else ""
+        return (self.content_type + suffix).encode()
 
-RenderKey = tuple[str, str, str, int]
+
+RenderKey = tuple[str, str, str, str, str | None, int]
+
+
+def render_key(
+    name: str, content_type: str, scheme: str, host: str, label: str | None, generation: int
+) -> RenderKey:
+    """Everything that changes a page's bytes: absolute provenance URLs depend on the
+    scheme, host and build label the client used; denials on the policy generation."""
+    return (name, content_type, scheme, host, label, generation)
 
 
 def make_rendered(

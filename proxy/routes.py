@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from proxy.errors import InvalidName
 from proxy.fetchlog import PendingFetch, record_fetch
 from proxy.negotiation import negotiate
-from proxy.render_cache import Rendered, make_rendered
+from proxy.render_cache import Rendered, make_rendered, render_key
 from proxy.rendering import localize, render_project_list, render_project_page
 from proxy.repository import RequestContext, ResourceKind
 from proxy.responses import ArtifactResponse
@@ -51,7 +51,7 @@ def context_of(
 async def project_list(request: Request) -> Response:
     state, ctx = state_of(request), context_of(request, "index", None)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
-    key = ("", content_type, "", state.engine.generation)
+    key = render_key("", content_type, "", "", None, state.engine.generation)
     rendered = state.renders.get(key, time.time())
     if rendered is None:
         projects = await state.chain.get_project_list(ctx)
@@ -73,11 +73,18 @@ async def project_page(request: Request) -> Response:
         return _redirect(request, raw, name)
     ctx = context_of(request, "page", name)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
-    provenance_base = _absolute_base(request) + f"files/{name}/"
-    key = (name, content_type, provenance_base, state.engine.generation)
+    key = render_key(
+        name,
+        content_type,
+        request.url.scheme,
+        request.headers.get("host", ""),
+        request.path_params.get("label"),
+        state.engine.generation,
+    )
     rendered = state.renders.get(key, time.time())
     if rendered is None:
         page = await state.chain.get_project_page(name, ctx)
+        provenance_base = _absolute_base(request) + f"files/{name}/"
         body = render_project_page(localize(page, f"../../files/{name}/", provenance_base), fmt)
         fresh = state.caching.fresh_until(name) or 0.0
         rendered = make_rendered(body, content_type, fresh, tuple(ctx.verdicts), ctx.upstream)
@@ -120,10 +127,11 @@ def _page_response(request: Request, rendered: Rendered) -> Response:
     body = rendered.body
     if rendered.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
         body, headers["Content-Encoding"] = rendered.gzipped, "gzip"
+    headers["Content-Type"] = rendered.content_type_header.decode()
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(body))
-        return Response(status_code=200, headers=headers, media_type=rendered.content_type)
-    return Response(body, headers=headers, media_type=rendered.content_type)
+        return Response(status_code=200, headers=headers)
+    return Response(body, headers=headers)
 
 
 async def artifact(request: Request) -> Response | ArtifactResponse:
@@ -205,4 +213,3 @@ def all_routes(extra: list[BaseRoute]) -> list[BaseRoute]:
         Route("/readyz", readyz),
         *extra,
     ]
-

@@ -312,3 +312,20 @@ def test_kill_9_mid_download_leaves_nothing_partial(
         assert body == artifacts["big"].read_bytes()
         assert url != second.url
     assert [p.read_bytes() for p in (data_dir / "blobs").rglob(name)] == [body]
+
+
+@pytest.mark.parametrize("accept", [PIP_ACCEPT, "text/html", ""])
+def test_warm_fast_path_answers_like_the_full_stack(
+    upstream: FakeUpstream, server: PipgateServer, accept: str
+) -> None:
+    headers = {"Accept": accept, "Accept-Encoding": "gzip"} if accept else {}
+    url = server.url + "/builds/warm-1/simple/lib-core/"
+    cold = get(url, headers)
+    warm = get(url, headers)
+    assert cold[0] == warm[0] == 200
+    assert cold[2] == warm[2]
+    for header in ("content-type", "etag", "vary", "cache-control", "content-encoding"):
+        assert cold[1].get(header) == warm[1].get(header), header
+    server.call(server.state.fetchlog.flush())
+    rows = server.call(server.state.fetchlog.query(FetchQuery(build="warm-1")))
+    assert [(r.kind, r.cache) for r in rows][-2:] == [("page", "miss"), ("page", "hit")]
