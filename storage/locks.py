@@ -10,7 +10,6 @@ only one of them at a time occupies a thread for that key.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import os
 import threading
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storage.base import StorageError
+from storage.spool import try_lock_file
 
 MAX_POLL_INTERVAL = 0.05
 """Longest pause between two attempts at a busy file lock (backs off from 1 ms)."""
@@ -89,33 +89,12 @@ class MemoryLockManager:
         self._closed = True
 
 
-def _try_flock(path: Path) -> int | None:
-    """A descriptor holding ``path``'s lock, or ``None`` if someone else holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # The previous holder unlinks the file on release: if that happened after our
-        # os.open, we locked an orphaned inode that excludes no one, so try again.
-        on_disk = os.stat(path)
-    except (BlockingIOError, FileNotFoundError):
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-    mine = os.fstat(fd)
-    if (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
-        os.close(fd)
-        return None
-    return fd
-
-
 def _flock_until(path: Path, deadline: float, stop: threading.Event) -> int | None:
     """Poll for the lock until ``deadline`` (monotonic) or ``stop``; runs in a worker thread."""
     path.parent.mkdir(parents=True, exist_ok=True)
     delay = 0.001
     while True:
-        fd = _try_flock(path)
+        fd = try_lock_file(path, create=True)
         if fd is not None:
             return fd
         remaining = deadline - time.monotonic()
@@ -126,7 +105,7 @@ def _flock_until(path: Path, deadline: float, stop: threading.Event) -> int | No
 
 def _release(path: Path, fd: int) -> None:
     # Unlink while still holding the lock so the directory does not grow with every key ever
-    # locked; waiters notice the inode change in _try_flock.
+    # locked; waiters notice the inode change in try_lock_file.
     try:
         path.unlink(missing_ok=True)
     finally:

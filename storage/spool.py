@@ -24,7 +24,7 @@ LOCK_SUFFIX = ".lock"
 _CLAIM_ATTEMPTS = 100
 
 
-def _lock_file(path: Path, *, create: bool) -> int | None:
+def try_lock_file(path: Path, *, create: bool) -> int | None:
     """A descriptor holding ``path``'s lock, or ``None`` if it is held, gone or was replaced."""
     flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
     try:
@@ -66,7 +66,7 @@ def remove_abandoned(root: Path) -> list[str]:
     for entry in os.scandir(root):
         if entry.name.endswith(LOCK_SUFFIX) and entry.is_file(follow_symlinks=False):
             owner = entry.name.removesuffix(LOCK_SUFFIX)
-            fd = _lock_file(Path(entry.path), create=False)
+            fd = try_lock_file(Path(entry.path), create=False)
             if fd is None:
                 continue  # alive (or another process is cleaning it right now)
             try:
@@ -122,7 +122,7 @@ class ProcessSpool:
 
     def _claim(self) -> int:
         for _ in range(_CLAIM_ATTEMPTS):
-            fd = _lock_file(self.lock_path, create=True)
+            fd = try_lock_file(self.lock_path, create=True)
             if fd is not None:
                 return fd
             # Another process's cleaner saw our fresh, not yet locked file and took it away.
