@@ -123,11 +123,12 @@ class ArtifactResponse:
 
 
 async def _read_file(path: Path, start: int, end: int | None) -> AsyncIterator[bytes]:
-    # One worker-thread hop per MiB: far fewer hops than 64 KiB reads, flat memory still.
-    fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
+    # One worker-thread hop per MiB (the first also opens the file): far fewer hops than
+    # 64 KiB reads, and memory stays flat whatever the file size.
+    fd, stop, chunk = await asyncio.to_thread(_open_and_read, path, start, end)
     try:
-        position = start
-        stop = end if end is not None else (await asyncio.to_thread(os.fstat, fd)).st_size
+        position = start + len(chunk)
+        yield chunk
         while position < stop:
             want = min(FILE_CHUNK, stop - position)
             chunk = await asyncio.to_thread(os.pread, fd, want, position)
@@ -137,3 +138,13 @@ async def _read_file(path: Path, start: int, end: int | None) -> AsyncIterator[b
             yield chunk
     finally:
         os.close(fd)
+
+
+def _open_and_read(path: Path, start: int, end: int | None) -> tuple[int, int, bytes]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        stop = end if end is not None else os.fstat(fd).st_size
+        return fd, stop, os.pread(fd, min(FILE_CHUNK, max(0, stop - start)), start)
+    except BaseException:
+        os.close(fd)
+        raise

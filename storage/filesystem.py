@@ -105,6 +105,8 @@ class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
         self._root = Path(root).absolute()
         self._process_spool = ProcessSpool(self._root / ".spool")
+        self._real_root: str | None = None
+        """``realpath(root)``, resolved once: it is on every request's path."""
 
     @property
     def root(self) -> Path:
@@ -131,7 +133,9 @@ class FilesystemBlobStore:
     def _path_for(self, key: str) -> Path:
         """The file for ``key``; refuses keys that could leave ``root`` (also via symlinks)."""
         parts = split_blob_key(key)
-        root = os.path.realpath(self._root)
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self._root)
+        root = self._real_root
         candidate = os.path.realpath(os.path.join(root, *parts))
         if os.path.commonpath([root, candidate]) != root or candidate == root:
             raise InvalidName(f"invalid blob key {key!r}: resolves outside {root!r}")
