@@ -61,7 +61,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         session = create_session(settings, allowed_hosts(settings))
         stack.push_async_callback(session.close)
         upstream = build_upstream(settings, session)
+        metrics = Metrics()
         downloads = DownloadManager(upstream, stores.blobs, stores.locks)
+        downloads.observe = metrics.observe_upstream
         stack.push_async_callback(downloads.aclose)
         caching = CachingRepository(
             upstream,
@@ -70,6 +72,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             stores.blobs,
             settings.page_ttl,
             revalidate_timeout=settings.revalidate_timeout,
+            observe=metrics.observe_upstream,
         )
         verifier = await shared_verifier(settings)
         engine = await stack.enter_async_context(
@@ -85,7 +88,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             chain=EnforcingRepository(caching, engine, verifier),
             renders=RenderCache(),
             fetchlog=fetchlog,
-            metrics=Metrics(),
+            metrics=metrics,
             generation=SharedGeneration(stores.state),
         )
         app.state.pipgate = state

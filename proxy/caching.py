@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from packaging.utils import NormalizedName
 
 from proxy import page_codec
-from proxy.downloads import Download, DownloadManager, LiveBody
-from proxy.errors import FileNotFound, UpstreamProtocolError, UpstreamUnavailable
+from proxy.downloads import Download, DownloadManager, LiveBody, UpstreamObserver
+from proxy.errors import FileNotFound, NotFound, UpstreamProtocolError, UpstreamUnavailable
 from proxy.model import DistFile, ProjectList, ProjectPage
 from proxy.page_codec import CachedPage
 from proxy.repository import RequestContext, Resource, ResourceKind
@@ -46,6 +46,7 @@ class CachingRepository:
         page_ttl: float,
         revalidate_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        observe: UpstreamObserver | None = None,
     ) -> None:
         self._upstream = upstream
         self._pages = pages
@@ -53,6 +54,7 @@ class CachingRepository:
         self._blobs = blobs
         self._ttl = page_ttl
         self._revalidate_timeout = revalidate_timeout
+        self._observe = observe
         self._retry_after: dict[NormalizedName, float] = {}
         self._clock = clock
         self._memory: dict[NormalizedName, CachedPage] = {}
@@ -98,20 +100,23 @@ class CachingRepository:
         self, name: NormalizedName, entry: CachedPage | None, ctx: RequestContext
     ) -> CachedPage:
         validators = entry.validators if entry is not None else None
+        started = time.monotonic()
         try:
             fetch = self._upstream.fetch_page(name, validators)
             if entry is None:
                 fetched = await fetch
             else:
                 fetched = await asyncio.wait_for(fetch, self._revalidate_timeout)
-        except (UpstreamUnavailable, UpstreamProtocolError, TimeoutError) as error:
-            if entry is None:
+        except (UpstreamUnavailable, UpstreamProtocolError, TimeoutError, NotFound) as error:
+            self._note(name, _page_outcome(error), started)
+            if entry is None or isinstance(error, NotFound):
                 raise
             logger.warning("serving stale page for %s: %r", name, error)
             self._retry_after[name] = self._clock() + min(self._ttl, STALE_RETRY_SECONDS)
             ctx.cache, ctx.upstream = "stale", entry.upstream
             return entry
         self._retry_after.pop(name, None)
+        self._note(name, "page-ok" if fetched.page is not None else "page-not-modified", started)
         if fetched.page is None and entry is not None:
             ctx.cache = "revalidated"
             page, fetched_validators = entry.page, _merge(entry.validators, fetched.validators)
@@ -128,6 +133,11 @@ class CachingRepository:
         except StorageError as error:
             logger.warning("page cache write failed for %s: %s", name, error)
         return new
+
+    def _note(self, name: NormalizedName, outcome: str, started: float) -> None:
+        if self._observe is not None:
+            upstream = self._upstream.upstream_for(name)
+            self._observe(upstream, outcome, time.monotonic() - started)
 
     async def _single_flight(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
         # Concurrent misses for one page share one upstream request.
@@ -205,6 +215,12 @@ def _source_of(
     if dist.provenance is None:
         raise FileNotFound(name, f"{dist.filename}.provenance")
     return dist.provenance, None, None
+
+
+def _page_outcome(error: Exception) -> str:
+    if isinstance(error, NotFound):
+        return "page-not-found"
+    return "page-timeout" if isinstance(error, TimeoutError) else "page-error"
 
 
 def _merge(old: Validators, new: Validators) -> Validators:

@@ -47,7 +47,12 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def run_server(settings: Settings) -> None:
-    import uvicorn
+    import uvicorn  # only the serve command needs the server
+
+    if settings.workers > 1:
+        from proxy.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir / "metrics")
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

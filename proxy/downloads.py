@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiofiles
@@ -25,7 +26,7 @@ import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedReader
 from packaging.utils import NormalizedName
 
-from proxy.errors import IntegrityError, ProxyError, UpstreamUnavailable
+from proxy.errors import IntegrityError, NotFound, ProxyError, UpstreamUnavailable
 from proxy.upstream_base import Upstream
 from storage.base import BlobStore, LockManager, StorageError, StoredBlob
 
@@ -236,6 +237,17 @@ async def _from_store(download: Download, start: int, end: int | None) -> AsyncI
         yield chunk
 
 
+UpstreamObserver = Callable[[str, str, float], None]
+
+
+def _outcome(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    if isinstance(error, IntegrityError):
+        return "integrity-error"
+    return "not-found" if isinstance(error, NotFound) else "error"
+
+
 class DownloadManager:
     """Process-wide registry of in-flight downloads: the in-process half of single-flight."""
 
@@ -245,7 +257,8 @@ class DownloadManager:
         self._locks = locks
         self._inflight: dict[str, Download] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.on_complete: Callable[[Download], Awaitable[None]] | None = None
+        self.observe: UpstreamObserver | None = None
+        """Called with (upstream, outcome, seconds) when a download ends (metrics)."""
 
     def get_or_start(self, download: Download) -> Download:
         current = self._inflight.get(download.key)
@@ -258,10 +271,15 @@ class DownloadManager:
         return download
 
     async def _run(self, download: Download) -> None:
+        started = time.monotonic()
         try:
             await download.run(self._upstream, self._blobs, self._locks)
         finally:
             self._inflight.pop(download.key, None)
+            if self.observe is not None:
+                outcome = "file-" + _outcome(download.error)
+                upstream = self._upstream.upstream_for(download.name)
+                self.observe(upstream, outcome, time.monotonic() - started)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

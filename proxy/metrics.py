@@ -4,15 +4,19 @@ format, so we use it instead of formatting text ourselves."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from policies.base import Verdict
 from storage.base import FetchRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -61,4 +65,19 @@ class Metrics:
         self.upstream_latency.labels(upstream, outcome).observe(seconds)
 
     def render(self) -> bytes:
+        if os.environ.get(MULTIPROCESS_ENV):
+            # Several workers: each writes its values to files; a scrape sums them all.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def prepare_multiprocess(directory: Path) -> None:
+    """Before workers start: give them an empty shared directory for their values.
+
+    Must run before any worker imports prometheus_client, which reads the variable once.
+    """
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(directory)
