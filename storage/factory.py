@@ -61,11 +61,11 @@ def s3_location(blob_url: str) -> tuple[str, str]:
     return parts.netloc, parts.path.strip("/")
 
 
-async def _warn_if_down(store: BlobStore | KeyValueStore) -> None:
+async def _warn_if_down(store: BlobStore | KeyValueStore, consequence: str) -> None:
     try:
         await store.check()
     except StorageError as error:
-        logger.warning("%s; starting anyway, requests fall back to the upstream", error)
+        logger.warning("%s; starting anyway: %s", error, consequence)
 
 
 async def _open_s3(settings: Settings, stack: AsyncExitStack) -> BlobStore:
@@ -83,7 +83,7 @@ async def _open_s3(settings: Settings, stack: AsyncExitStack) -> BlobStore:
     )
     await store.start()
     stack.push_async_callback(store.aclose)
-    await _warn_if_down(store)
+    await _warn_if_down(store, "file requests answer 503 until the object store is back")
     return store
 
 
@@ -114,7 +114,7 @@ async def _open_redis(
     stack.push_async_callback(state.aclose)
     locks = RedisLockManager(url, prefix=f"{REDIS_PREFIX}lock:")
     stack.push_async_callback(locks.aclose)
-    await _warn_if_down(state)
+    await _warn_if_down(state, "pages come from the upstream and downloads run unlocked")
     return pages, state, locks
 
 

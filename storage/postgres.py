@@ -90,6 +90,7 @@ class PostgresFetchLog:
         # The table name went through check_identifier; every value is a bound parameter.
         self._insert_sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({values})"  # noqa: S608
         self._delete_sql = f"DELETE FROM {table} WHERE time < $1"  # noqa: S608
+        self._probe_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS probe"  # noqa: S608
 
     async def start(self) -> None:
         """Open the pool, create the table and indexes if needed, start the writer task."""
@@ -166,14 +167,16 @@ class PostgresFetchLog:
 
     async def check(self) -> None:
         self._require_running()
-        if self._failure is not None:
-            raise StorageError(
-                f"{self._name}: the last write failed: {self._failure}"
-            ) from self._failure
+        # After a failed write, probe the table itself: the server may be back (then an idle
+        # replica must not stay "not ready" until its next write) or the table may be gone.
+        probe = "SELECT 1" if self._failure is None else self._probe_sql
         try:
-            await self._pool.fetchval("SELECT 1", timeout=_ACQUIRE_TIMEOUT)
+            await self._pool.fetchval(probe, timeout=_ACQUIRE_TIMEOUT)
         except _DB_ERRORS as error:
-            raise StorageError(f"{self._name}: not reachable: {error}") from error
+            detail = f"; the last write failed: {self._failure}" if self._failure else ""
+            raise StorageError(f"{self._name}: not usable: {error}{detail}") from error
+        # Rows lost during an outage were logged one by one when they were given up.
+        self._failure = None
 
     async def aclose(self) -> None:
         """Commit everything queued, stop the writer, close the pool. Idempotent."""

@@ -82,6 +82,11 @@ async def test_a_failing_write_is_reported_and_logged(
                 await store.check()
         assert any("lost-1.0.tar.gz" in message for message in caplog.messages)
         await store.flush()  # the writer survived the failure
+        # Once the table is back, readiness recovers without waiting for another write.
+        other = PostgresFetchLog(POSTGRES_DSN, table=table)
+        await other.start()  # creates the table again
+        await other.aclose()
+        await store.check()
     finally:
         await store.aclose()
 
