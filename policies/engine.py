@@ -43,20 +43,24 @@ DRAIN_TIMEOUT = 30.0
 """Seconds a reload waits for artifact checks of the old policies before closing them."""
 
 
-def default_policy_tables() -> tuple[Mapping[str, Any], ...]:
+def default_policy_tables(osv_source: str | None = None) -> tuple[Mapping[str, Any], ...]:
     """The secure default set, active when there is no config file.
 
-    ``typosquat`` (enforce) and ``attestations`` (default options: provenance that is
-    present must verify). ``osv`` needs a data source that only a config file can name,
-    so it joins only when a config file enables it.
+    ``typosquat`` (enforce), malicious-package blocking by ``osv`` when an OSV data source
+    is configured (the ``osv_source`` server setting), and ``attestations`` (default
+    options: provenance that is present must verify).
     """
-    return ({"use": "typosquat", "mode": "enforce"}, {"use": "attestations"})
+    tables: list[Mapping[str, Any]] = [{"use": "typosquat", "mode": "enforce"}]
+    if osv_source:
+        tables.append({"use": "osv", "source": osv_source, "vulnerable": False})
+    tables.append({"use": "attestations"})
+    return tuple(tables)
 
 
 def policy_tables(settings: Settings) -> tuple[Mapping[str, Any], ...]:
     """The tables in force: the config file's, or the default set without one."""
     if settings.policies is None:
-        return default_policy_tables()
+        return default_policy_tables(settings.osv_source)
     if not settings.policies:
         logger.warning("the config file has no [[policy]] table: no policy is active")
     return tuple(settings.policies)

@@ -80,6 +80,8 @@ class Settings:
     refresh_trust_root: bool = False
     """Refresh sigstore's trust root over TUF at start-up (needs network access)."""
     log_level: str = "info"
+    osv_source: str | None = None
+    """OSV data (directory, zip or URL) for the default policy set's malicious-package check."""
     upstreams: tuple[UpstreamConfig, ...] = ()
     policies: tuple[Mapping[str, Any], ...] | None = None
     """The ``[[policy]]`` tables; ``None`` = no config file, so the secure default set."""
@@ -240,6 +242,7 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "trust_root": (_to_opt_path, "a path to a sigstore trusted_root.json"),
     "refresh_trust_root": (_to_bool, "true or false"),
     "log_level": (_log_level, "one of critical, error, warning, info, debug"),
+    "osv_source": (_to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
 }
 _SECRET_KEYS = {"admin_token", "s3_secret_key"}
 

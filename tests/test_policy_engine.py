@@ -278,6 +278,9 @@ def test_default_set__builds_and_filters_a_6000_file_page_in_a_few_ms(tmp_path: 
 def test_default_set() -> None:
     assert [t["use"] for t in default_policy_tables()] == ["typosquat", "attestations"]
     assert policy_tables(Settings()) == default_policy_tables()
+    with_osv = policy_tables(Settings(osv_source="osv-data/"))
+    assert [t["use"] for t in with_osv] == ["typosquat", "osv", "attestations"]
+    assert with_osv[1] == {"use": "osv", "source": "osv-data/", "vulnerable": False}
     assert policy_tables(Settings(policies=())) == ()
 
 
