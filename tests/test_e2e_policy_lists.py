@@ -14,12 +14,9 @@ import pytest
 
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gate import (
-    CLIENTS,
     Client,
-    ClientName,
     fetch_records,
     file_url,
-    make_clients,
     probe,
     publish,
     running_gate,
@@ -64,16 +61,6 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeUpstream]
         }.items():
             publish(up, wheels, project, *versions)
         yield up
-
-
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[ClientName, Client]:
-    return make_clients(tmp_path_factory.mktemp("clients"))
-
-
-@pytest.fixture(params=CLIENTS)
-def client(request: pytest.FixtureRequest, clients: dict[ClientName, Client]) -> Client:
-    return clients[request.param]
 
 
 def _gate(

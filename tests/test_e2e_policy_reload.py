@@ -18,12 +18,10 @@ import pytest
 
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gate import (
-    CLIENTS,
     Answer,
     Client,
     ClientName,
     asgi_request,
-    make_clients,
     probe,
     publish,
     running_gate,
@@ -46,16 +44,6 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeUpstream]
         for project in ("reload-pkg", "sighup-pkg", "kept-pkg"):
             publish(up, wheels, project, "1.0", "2.0")
         yield up
-
-
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[ClientName, Client]:
-    return make_clients(tmp_path_factory.mktemp("clients"))
-
-
-@pytest.fixture(params=CLIENTS)
-def client(request: pytest.FixtureRequest, clients: dict[ClientName, Client]) -> Client:
-    return clients[request.param]
 
 
 def wheel(project: str, version: str) -> str:

@@ -16,13 +16,10 @@ import pytest
 from tests.support.builders import build_sdist, build_wheel
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gate import (
-    CLIENTS,
     Client,
-    ClientName,
+    assert_refused,
     fetch_records,
     file_url,
-    make_clients,
-    probe,
     publish,
     running_gate,
 )
@@ -86,23 +83,6 @@ def gate(
     config = CONFIG.format(private=private.url)
     with running_gate(tmp_path_factory.mktemp("gate"), public.url, config) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[ClientName, Client]:
-    return make_clients(tmp_path_factory.mktemp("clients"))
-
-
-@pytest.fixture(params=CLIENTS)
-def client(request: pytest.FixtureRequest, clients: dict[ClientName, Client]) -> Client:
-    return clients[request.param]
-
-
-def assert_refused(url: str, policy: str, reason: str) -> None:
-    answer = probe(url)
-    assert answer.status == 403, answer
-    assert answer.headers["x-pipgate-policy"] == policy
-    assert reason in answer.body
 
 
 # -- dependency_confusion -----------------------------------------------------------------------

@@ -18,11 +18,9 @@ import pytest
 
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gate import (
-    CLIENTS,
     Client,
-    ClientName,
+    assert_refused,
     file_url,
-    make_clients,
     probe,
     publish,
     running_gate,
@@ -102,24 +100,6 @@ def gate(
     config = CONFIG.format(osv=write_osv(tmp / "osv").as_posix())
     with running_gate(tmp, upstream.url, config) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[ClientName, Client]:
-    return make_clients(tmp_path_factory.mktemp("clients"))
-
-
-@pytest.fixture(params=CLIENTS)
-def client(request: pytest.FixtureRequest, clients: dict[ClientName, Client]) -> Client:
-    return clients[request.param]
-
-
-def assert_refused(url: str, policy: str, reason: str) -> None:
-    answer = probe(url)
-    assert answer.status == 403, answer
-    assert answer.headers["x-pipgate-policy"] == policy
-    assert f"blocked by policy '{policy}'" in answer.body
-    assert reason in answer.body
 
 
 # -- osv ----------------------------------------------------------------------------------------

@@ -212,3 +212,12 @@ __all__ = [
     "publish",
     "running_gate",
 ]
+
+
+def assert_refused(url: str, policy: str, reason: str) -> None:
+    """A direct GET of ``url`` is a 403 naming ``policy`` and carrying ``reason``."""
+    answer = probe(url)
+    assert answer.status == 403, answer
+    assert answer.headers["x-pipgate-policy"] == policy
+    assert f"blocked by policy '{policy}'" in answer.body
+    assert reason in answer.body
