@@ -10,6 +10,7 @@ connection is cut and the client never sees a complete response.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,10 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 
 OnDone = Callable[[int, int], Awaitable[None]]
 """Called with (status, bytes sent) just before the final chunk of a complete response."""
+OnAbort = Callable[[Exception, int], Awaitable[None]]
+"""Called with (error, bytes sent) when a started response had to be cut short."""
+
+logger = logging.getLogger(__name__)
 
 
 class RangeNotSatisfiable(Exception):
@@ -62,11 +67,13 @@ class ArtifactResponse:
         media_type: str,
         headers: dict[str, str],
         on_done: OnDone | None = None,
+        on_abort: OnAbort | None = None,
     ) -> None:
         self.body = body
         self.media_type = media_type
         self.headers = headers
         self.on_done = on_done
+        self.on_abort = on_abort
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = dict(scope["headers"])
@@ -110,16 +117,30 @@ class ArtifactResponse:
     ) -> None:
         sent = 0
         pending = first
-        async for chunk in chunks:
-            if pending:
-                await send({"type": "http.response.body", "body": pending, "more_body": True})
-                sent += len(pending)
-            pending = chunk
-        # The final chunk goes out only after the fetch log has the row: a client that got
-        # the whole artifact always has its log entry, even if pipgate is killed right after.
-        if self.on_done is not None:
-            await self.on_done(status, sent + len(pending))
+        try:
+            async for chunk in chunks:
+                if pending:
+                    await send({"type": "http.response.body", "body": pending, "more_body": True})
+                    sent += len(pending)
+                pending = chunk
+            # The final chunk goes out only after the fetch log has the row: a client that
+            # got the whole artifact always has its entry, even if pipgate is killed now.
+            if self.on_done is not None:
+                await self.on_done(status, sent + len(pending))
+        except Exception as error:
+            await self._abort(error, sent)
+            return
         await send({"type": "http.response.body", "body": pending, "more_body": False})
+
+    async def _abort(self, error: Exception, sent: int) -> None:
+        """Leave the response incomplete (the server then closes the connection, so the
+        client sees a short body, never a complete one) and record why."""
+        logger.warning("response cut short after %d bytes: %s", sent, error)
+        if self.on_abort is not None:
+            try:
+                await self.on_abort(error, sent)
+            except Exception as log_error:
+                logger.warning("the cut-short response was not logged: %s", log_error)
 
 
 async def _read_file(path: Path, start: int, end: int | None) -> AsyncIterator[bytes]:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from proxy.errors import InvalidName
 from proxy.fetchlog import PendingFetch, record_fetch
+from proxy.http_errors import status_for
 from proxy.negotiation import negotiate
 from proxy.render_cache import Rendered, make_rendered, render_key
 from proxy.rendering import localize, render_project_list, render_project_page
@@ -157,11 +158,16 @@ async def artifact(request: Request) -> Response | ArtifactResponse:
             durable=kind is ResourceKind.DIST,
         )
 
+    async def on_abort(error: Exception, sent: int) -> None:
+        await record_fetch(
+            state, ctx, log_kind, name, status_for(error), file=resource.file, size=sent
+        )
+
     headers = {"Cache-Control": "max-age=31536000, immutable"}
     if resource.sha256:
         headers["ETag"] = f'"{resource.sha256}"'
     media_type = _PROVENANCE_TYPE if kind is ResourceKind.PROVENANCE else "application/octet-stream"
-    return ArtifactResponse(resource.body, media_type, headers, on_done)
+    return ArtifactResponse(resource.body, media_type, headers, on_done, on_abort)
 
 
 def _split_kind(filename: str) -> tuple[str, ResourceKind]:

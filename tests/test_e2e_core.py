@@ -254,6 +254,12 @@ def test_broken_download_is_never_completed_nor_cached(
     with pytest.raises(broken), urllib.request.urlopen(url, timeout=30) as response:
         response.read()
     assert not list((server.settings.data_dir / "blobs").rglob(name))
+    server.call(server.state.fetchlog.flush())
+    rows = server.call(server.state.fetchlog.query(FetchQuery(project="big-pkg")))
+    assert [(r.kind, r.status) for r in rows if r.filename == name] in (
+        [("dist", 502)],  # integrity failure
+        [("dist", 503)],  # upstream failure
+    ), "the failed serve is logged, never as a 200"
     status, _, body = get(url)  # the fault is gone: a fresh download succeeds
     assert status == 200
     assert body == artifacts["big"].read_bytes()
