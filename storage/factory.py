@@ -21,7 +21,8 @@ from urllib.request import url2pathname
 from proxy.settings import Settings
 from storage.base import BlobStore, KeyValueStore, LockManager, StorageError
 from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log
-from storage.filesystem import FilesystemBlobStore, FilesystemKeyValueStore
+from storage.filesystem import FilesystemBlobStore
+from storage.filesystem_kv import FilesystemKeyValueStore
 from storage.locks import FileLockManager
 
 logger = logging.getLogger(__name__)

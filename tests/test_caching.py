@@ -15,7 +15,8 @@ from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
 from proxy.errors import FileNotFound, IntegrityError, ProjectNotFound, UpstreamUnavailable
 from proxy.repository import RequestContext, ResourceKind
-from storage.filesystem import FilesystemBlobStore, FilesystemKeyValueStore
+from storage.filesystem import FilesystemBlobStore
+from storage.filesystem_kv import FilesystemKeyValueStore
 from storage.locks import MemoryLockManager
 from tests.support.memory_upstream import MemoryUpstream
 

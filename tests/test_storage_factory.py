@@ -25,7 +25,8 @@ from storage.factory import (
     open_stores,
     s3_location,
 )
-from storage.filesystem import FilesystemBlobStore, FilesystemKeyValueStore
+from storage.filesystem import FilesystemBlobStore
+from storage.filesystem_kv import FilesystemKeyValueStore
 from storage.locks import FileLockManager
 from storage.redis import RedisKeyValueStore, RedisLockManager
 from storage.s3 import S3BlobStore

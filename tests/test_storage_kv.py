@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from storage.base import KeyValueStore, StorageError
-from storage.filesystem import STALE_TEMP_SECONDS, FilesystemKeyValueStore
+from storage.filesystem_kv import STALE_TEMP_SECONDS, FilesystemKeyValueStore
 from storage.memory import MemoryKeyValueStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,7 +210,7 @@ async def test_filesystem_check_fails_when_root_is_not_a_directory(tmp_path: Pat
 INCR_SCRIPT = """
 import asyncio, json, sys
 from pathlib import Path
-from storage.filesystem import FilesystemKeyValueStore
+from storage.filesystem_kv import FilesystemKeyValueStore
 
 async def main() -> None:
     store = FilesystemKeyValueStore(Path(sys.argv[1]))
