@@ -11,7 +11,6 @@ engine and are passed through untouched.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -21,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+from proxy import setting_values as v
 
 ENV_PREFIX = "PIPGATE_"
 
@@ -92,157 +93,32 @@ class Settings:
         return self.data_dir / "spool"
 
 
-def _to_int(value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError
-    return int(str(value))
-
-
-def _to_float(value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError
-    return float(str(value))
-
-
-def _to_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError
-
-
-def _to_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError
-    return value
-
-
-def _to_opt_str(value: object) -> str | None:
-    return _to_str(value) or None
-
-
-def _to_path(value: object) -> Path:
-    return Path(_to_str(value)).expanduser()
-
-
-def _to_opt_path(value: object) -> Path | None:
-    return _to_path(value) if value not in ("", None) else None
-
-
-def _to_hosts(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(h.strip().lower() for h in value.split(",") if h.strip())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v.lower() for v in value)
-    raise ValueError
-
-
-def _http_url(value: object) -> str:
-    url = _to_str(value)
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError
-    return url if url.endswith("/") else url + "/"
-
-
-def _opt_http_url(value: object) -> str | None:
-    return _http_url(value).rstrip("/") if value not in ("", None) else None
-
-
-def _port(value: object) -> int:
-    port = _to_int(value)
-    if not 0 <= port <= 65535:
-        raise ValueError
-    return port
-
-
-def _positive_int(value: object) -> int:
-    number = _to_int(value)
-    if number < 1:
-        raise ValueError
-    return number
-
-
-def _non_negative_int(value: object) -> int:
-    number = _to_int(value)
-    if number < 0:
-        raise ValueError
-    return number
-
-
-def _positive_float(value: object) -> float:
-    number = _to_float(value)
-    if number <= 0:
-        raise ValueError
-    return number
-
-
-def _non_negative_float(value: object) -> float:
-    number = _to_float(value)
-    if number < 0:
-        raise ValueError
-    return number
-
-
-def _host(value: object) -> str:
-    host = _to_str(value)
-    if host in {"localhost", "::", "0.0.0.0"}:
-        return host
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not host or any(c.isspace() or c == "/" for c in host):
-            raise
-    return host
-
-
-def _url_of(*schemes: str) -> Callable[[object], str]:
-    def convert(value: object) -> str:
-        url = _to_str(value)
-        if url and urlsplit(url).scheme not in schemes:
-            raise ValueError
-        return url
-
-    return convert
-
-
-def _log_level(value: object) -> str:
-    level = _to_str(value).lower()
-    if level not in {"critical", "error", "warning", "info", "debug"}:
-        raise ValueError
-    return level
-
-
 _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
-    "upstream": (_http_url, "an http(s) URL of a simple index"),
-    "host": (_host, "an IP address or host name"),
-    "port": (_port, "an integer from 0 to 65535"),
-    "workers": (_positive_int, "an integer of at least 1"),
-    "data_dir": (_to_path, "a directory path"),
-    "public_url": (_opt_http_url, "an http(s) URL"),
-    "page_ttl": (_non_negative_float, "a number of seconds >= 0"),
-    "upstream_timeout": (_positive_float, "a number of seconds > 0"),
-    "connect_timeout": (_positive_float, "a number of seconds > 0"),
-    "revalidate_timeout": (_positive_float, "a number of seconds > 0"),
-    "upstream_retries": (_non_negative_int, "an integer >= 0"),
-    "trusted_hosts": (_to_hosts, "a list of host names (comma-separated in the environment)"),
-    "cache_url": (_url_of("redis", "rediss"), "empty (embedded) or a redis:// URL"),
-    "blob_url": (_url_of("s3", "file"), "empty, file:///path or s3://bucket/prefix"),
-    "s3_endpoint": (_opt_http_url, "an http(s) URL"),
-    "s3_region": (_to_str, "a region name"),
-    "s3_access_key": (_to_opt_str, "a string"),
-    "s3_secret_key": (_to_opt_str, "a string"),
-    "fetchlog_url": (_url_of("sqlite", "postgresql", "postgres"), "empty or a postgresql:// URL"),
-    "log_retention_days": (_non_negative_int, "an integer >= 0 (0 keeps everything)"),
-    "admin_token": (_to_opt_str, "a string"),
-    "trust_root": (_to_opt_path, "a path to a sigstore trusted_root.json"),
-    "refresh_trust_root": (_to_bool, "true or false"),
-    "log_level": (_log_level, "one of critical, error, warning, info, debug"),
-    "osv_source": (_to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
+    "upstream": (v.http_url, "an http(s) URL of a simple index"),
+    "host": (v.host, "an IP address or host name"),
+    "port": (v.in_range(v.to_int, 0, 65535), "an integer from 0 to 65535"),
+    "workers": (v.in_range(v.to_int, 1), "an integer of at least 1"),
+    "data_dir": (v.to_path, "a directory path"),
+    "public_url": (v.opt_http_url, "an http(s) URL"),
+    "page_ttl": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
+    "upstream_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "connect_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "revalidate_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "upstream_retries": (v.in_range(v.to_int, 0), "an integer >= 0"),
+    "trusted_hosts": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
+    "cache_url": (v.url_of("redis", "rediss"), "empty (embedded) or a redis:// URL"),
+    "blob_url": (v.url_of("s3", "file"), "empty, file:///path or s3://bucket/prefix"),
+    "s3_endpoint": (v.opt_http_url, "an http(s) URL"),
+    "s3_region": (v.to_str, "a region name"),
+    "s3_access_key": (v.to_opt_str, "a string"),
+    "s3_secret_key": (v.to_opt_str, "a string"),
+    "fetchlog_url": (v.url_of("sqlite", "postgresql", "postgres"), "empty or a postgresql:// URL"),
+    "log_retention_days": (v.in_range(v.to_int, 0), "an integer >= 0 (0 keeps everything)"),
+    "admin_token": (v.to_opt_str, "a string"),
+    "trust_root": (v.to_opt_path, "a path to a sigstore trusted_root.json"),
+    "refresh_trust_root": (v.to_bool, "true or false"),
+    "log_level": (v.log_level, "one of critical, error, warning, info, debug"),
+    "osv_source": (v.to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
 }
 _SECRET_KEYS = {"admin_token", "s3_secret_key"}
 
@@ -340,7 +216,7 @@ def _upstreams(document: Mapping[str, Any], problems: list[str]) -> tuple[Upstre
                 f"{where}: unknown key(s) {sorted(unknown)}; valid: name, url, projects"
             )
         try:
-            url = _http_url(table.get("url"))
+            url = v.http_url(table.get("url"))
         except (ValueError, TypeError):
             problems.append(f"{where} url = {table.get('url')!r}: expected an http(s) URL")
             continue

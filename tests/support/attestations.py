@@ -108,6 +108,8 @@ def sigstore_verifier(cache: Path, *, staging: bool = False) -> Verifier:
 
 
 def trusted_root_file(cache: Path) -> Path:
-    """The ``trusted_root.json`` that ``sigstore_verifier(cache)`` seeded (one instance)."""
+    """The ``trusted_root.json`` that ``sigstore_verifier(cache)`` seeds (one instance)."""
+    if not any((cache / "cache").rglob("trusted_root.json")):
+        sigstore_verifier(cache)  # not seeded yet when no earlier test built the verifier
     (found,) = (cache / "cache").rglob("trusted_root.json")
     return found
