@@ -61,7 +61,8 @@ async def main(rounds: int) -> None:
 
     from pypi_attestations import Distribution, Provenance
 
-    from proxy.attestations import AttestationVerifier, load_verifier, verify_provenance
+    from proxy.attestations import AttestationVerifier, load_verifier
+    from proxy.provenance import verify_provenance
 
     row("import sigstore + pypi-attestations + proxy.attestations", time.perf_counter() - start)
 

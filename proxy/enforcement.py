@@ -22,6 +22,7 @@ from policies.policyset import first_denial
 from proxy.attestations import AttestationVerifier
 from proxy.errors import FileNotFound, PolicyDenied, ProxyError
 from proxy.model import DistFile, ProjectPage
+from proxy.provenance import MAX_PROVENANCE_BYTES
 from proxy.repository import (
     Repository,
     RepositoryWrapper,
@@ -32,8 +33,10 @@ from proxy.repository import (
 
 logger = logging.getLogger(__name__)
 
-MAX_PROVENANCE_BYTES = 8 * 1024 * 1024
-"""PEP 740 provenance objects are a few kilobytes; anything this large is not one."""
+PROVENANCE_FETCH_LIMIT = 2 * MAX_PROVENANCE_BYTES
+"""Read past the verifier's own limit, so that an oversized provenance object is judged
+(and fails) instead of being mistaken for an absent one."""
+
 
 PROVENANCE_NOTE = "provenance"
 """Policy name of the warning recorded when a provenance object could not be fetched."""
@@ -104,7 +107,7 @@ class EnforcingRepository(RepositoryWrapper):
             resource = await self.source.get_resource(
                 name, file.filename, ResourceKind.PROVENANCE, sub
             )
-            return await _read_all(resource, MAX_PROVENANCE_BYTES)
+            return await _read_all(resource, PROVENANCE_FETCH_LIMIT)
         except (ProxyError, OSError) as error:
             logger.warning("provenance of %s could not be fetched: %s", file.filename, error)
             ctx.verdicts.append(
@@ -137,7 +140,7 @@ async def _read_all(resource: Resource, limit: int) -> bytes:
 
 
 class ProvenanceTooLarge(ProxyError):
-    """The provenance body exceeded ``MAX_PROVENANCE_BYTES``."""
+    """The provenance body exceeded ``PROVENANCE_FETCH_LIMIT``."""
 
 
 __all__ = ["EnforcingRepository"]

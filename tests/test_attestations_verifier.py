@@ -20,8 +20,8 @@ from proxy.attestations import (
     AttestationVerifier,
     TrustRootError,
     shared_verifier,
-    verify_attestation,
 )
+from proxy.provenance import MAX_PROVENANCE_BYTES, verify_attestation
 from proxy.settings import Settings
 from tests.support.attestations import (
     ACTIONS_ATTEST,
@@ -211,7 +211,7 @@ async def test_an_unknown_publisher_kind_is_unverifiable(verifier: AttestationVe
         (b'{"version": 1}', "provenance object is malformed: attestation_bundles: Field required"),
         (b'{"version": 1, "attestation_bundles": []}', "has no attestation bundles"),
         (provenance_object((GITHUB, [])), f"the attestation bundle of {GITHUB_PUBLISHER} has no"),
-        (b" " * (proxy.attestations.MAX_PROVENANCE_BYTES + 1), "over the limit"),
+        (b" " * (MAX_PROVENANCE_BYTES + 1), "over the limit"),
     ],
 )
 async def test_malformed_provenance_fails_with_a_reason(
