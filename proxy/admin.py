@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from proxy.metrics import CONTENT_TYPE
+from proxy.routes import public_root
 from proxy.settings import SettingsError, load_settings
 from proxy.state import AppState
 from storage.base import FetchQuery, StorageError
@@ -114,7 +115,7 @@ async def sbom_endpoint(request: Request) -> Response:
         )
         await state.fetchlog.flush()
         document = await sbom_for_query(
-            state.fetchlog, query, fmt, namespace_base=_absolute_root(request)
+            state.fetchlog, query, fmt, namespace_base=public_root(request) + "-/sbom"
         )
     except ValueError as error:
         return PlainTextResponse(f"{error}\n", status_code=400)
@@ -123,11 +124,6 @@ async def sbom_endpoint(request: Request) -> Response:
     except StorageError as error:
         return PlainTextResponse(f"fetch log unavailable: {error}\n", status_code=503)
     return Response(document, media_type=_SBOM_TYPES[fmt])
-
-
-def _absolute_root(request: Request) -> str:
-    state: AppState = request.app.state.pipgate
-    return (state.settings.public_url or str(request.base_url).rstrip("/")) + "/-/sbom"
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -109,12 +109,16 @@ def _redirect(request: Request, raw: str, name: NormalizedName) -> Response:
     return RedirectResponse(target + query, status_code=301)
 
 
+def public_root(request: Request) -> str:
+    """pipgate's absolute root URL, ending in ``/``: ``public_url``, else the request's."""
+    public = state_of(request).settings.public_url
+    return public + "/" if public else str(request.base_url)
+
+
 def _absolute_base(request: Request) -> str:
     """pipgate's absolute URL of this index's root (``.../`` or ``.../builds/<label>/``)."""
-    public = state_of(request).settings.public_url
-    root = public + "/" if public else str(request.base_url)
     label = request.path_params.get("label")
-    return root + (f"builds/{label}/" if label else "")
+    return public_root(request) + (f"builds/{label}/" if label else "")
 
 
 def _page_response(request: Request, rendered: Rendered) -> Response:

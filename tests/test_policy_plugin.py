@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clients import isolated_env
+
 PLUGIN = Path(__file__).parent / "plugin_dist"
 REPO = Path(__file__).parent.parent
 
@@ -64,13 +66,10 @@ def build_wheel(source: Path, out: Path) -> Path:
     return wheel
 
 
-def isolated_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "PIPGATE_", "PYTHON"))
-    }
-    env.update(PIP_CONFIG_FILE=os.devnull, UV_NO_CONFIG="1", HOME=str(home), **extra)
+def plugin_env(home: Path, **extra: str) -> dict[str, str]:
+    """The isolated client environment, without this machine's pipgate settings either."""
+    env = {k: v for k, v in isolated_env(home).items() if not k.startswith("PIPGATE_")}
+    env.update(extra)
     return env
 
 
@@ -96,7 +95,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         check=True,
         capture_output=True,
-        env=isolated_env(work),
+        env=plugin_env(work),
         timeout=120,
     )
     assert (site / "pipgate_name_length" / "__init__.py").is_file()
@@ -106,7 +105,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(site: Path, tmp_path: Path, config: str, *argv: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "pipgate.toml"
     path.write_text(config)
-    env = isolated_env(tmp_path, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    env = plugin_env(tmp_path, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
     return subprocess.run(
         [sys.executable, "-c", CLI_SCRIPT, argv[0], "--config", str(path), "--json", *argv[1:]],
         capture_output=True,
