@@ -24,7 +24,7 @@ from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
 from proxy.metrics import Metrics
-from proxy.netguard import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream

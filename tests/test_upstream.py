@@ -23,7 +23,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
-from proxy.netguard import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session
 from proxy.settings import Settings
 from proxy.upstream import PAGE_ACCEPT, HttpUpstream
 from proxy.upstream_base import UpstreamStream, Validators
