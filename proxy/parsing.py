@@ -108,7 +108,9 @@ def _decode(body: bytes, content_type: str, url: str) -> str:
         if key.strip().lower() == "charset" and value.strip(" \"'"):
             charset = value.strip(" \"'")
     try:
-        codecs.lookup(charset)
+        # A label such as "base64" or "zlib" names a codec, but not a text encoding.
+        if not codecs.lookup(charset)._is_text_encoding:
+            charset = "utf-8"
     except LookupError:
         charset = "utf-8"  # an unknown label: fall back to the HTML5 default
     try:

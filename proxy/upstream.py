@@ -132,7 +132,9 @@ class HttpUpstream:
         if body is None:
             return PageFetch(page=None, validators=page.validators, upstream=self.name)
         parsed = await _parse(
-            len(body), lambda: parsing.parse_project_page(body, page.content_type, page.url, name)
+            len(body),
+            lambda: parsing.parse_project_page(body, page.content_type, page.url, name),
+            page.url,
         )
         return PageFetch(page=parsed, validators=page.validators, upstream=self.name)
 
@@ -143,7 +145,7 @@ class HttpUpstream:
         if body is None:
             return ListFetch(projects=None, validators=page.validators, upstream=self.name)
         parsed = await _parse(
-            len(body), lambda: parsing.parse_project_list(body, page.content_type, page.url)
+            len(body), lambda: parsing.parse_project_list(body, page.content_type, page.url), url
         )
         return ListFetch(projects=parsed, validators=page.validators, upstream=self.name)
 
@@ -290,10 +292,17 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-async def _parse(size: int, parse: Callable[[], T]) -> T:
-    if size <= _INLINE_PARSE_BYTES:
-        return parse()
-    return await asyncio.to_thread(parse)
+async def _parse(size: int, parse: Callable[[], T], url: str) -> T:
+    try:
+        if size <= _INLINE_PARSE_BYTES:
+            return parse()
+        return await asyncio.to_thread(parse)
+    except UpstreamProtocolError:
+        raise
+    except (ValueError, LookupError, RecursionError, TypeError, MemoryError) as error:
+        # The parsers report what they expect; anything else a hostile page provokes is
+        # still the upstream's fault (a 502, or the stale page), never a 500.
+        raise UpstreamProtocolError(f"{url}: unreadable page: {_describe(error)}") from error
 
 
 __all__ = ["CHUNK_SIZE", "MAX_PAGE_BYTES", "PAGE_ACCEPT", "HttpStream", "HttpUpstream"]

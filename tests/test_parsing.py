@@ -541,6 +541,8 @@ def test_html__serial_comment_of_absurd_length_is_ignored() -> None:
         ("text/html; charset=ISO-8859-1", "latin-1"),
         ('text/html; charset="utf-8"', "utf-8"),
         ("text/html; charset=no-such-codec", "utf-8"),
+        ("text/html; charset=base64", "utf-8"),
+        ("text/html; charset=zlib_codec", "utf-8"),
         ("application/vnd.pypi.simple.v1+html", "utf-8"),
     ],
 )
