@@ -82,8 +82,16 @@ class AuthGate:
         if state is None:
             await _answer(send, 503, "pipgate is starting\n")
             return
+        authorization, proxied = self._credentials(scope, state)
+        if authorization is not None and not admin_path:
+            known = state.identity.cached(authorization)
+            if known is not None:
+                state.metrics.observe_auth(known.via)
+                _enter(scope, known)
+                await self.app(scope, receive, send)
+                return
         try:
-            outcome = await state.identity.authenticate(address, *self._credentials(scope, state))
+            outcome = await state.identity.authenticate(address, authorization, proxied)
         except StorageError as error:
             logger.error("authentication impossible: %s", error)
             await _answer(send, 503, "the token store is unavailable; try again shortly\n")

@@ -36,6 +36,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._max_users = max_users
         self._labelled_users: set[str] = set()
+        self._auth_children: dict[str, Counter] = {}
         self.requests = Counter(
             "pipgate_requests", "Served requests", ["kind", "status"], registry=self.registry
         )
@@ -94,7 +95,11 @@ class Metrics:
 
     def observe_auth(self, outcome: str) -> None:
         """``token``, ``admin_token``, ``proxy``, ``anonymous`` or a refusal (``invalid`` ...)."""
-        self.auth.labels(outcome).inc()
+        # Once per request on the warm path: labels() takes a lock and builds a tuple each time.
+        child = self._auth_children.get(outcome)
+        if child is None:
+            child = self._auth_children[outcome] = self.auth.labels(outcome)
+        child.inc()
 
     def observe_upstream(self, upstream: str, outcome: str, seconds: float) -> None:
         self.upstream_latency.labels(upstream, outcome).observe(seconds)

@@ -94,6 +94,10 @@ class Authenticator:
         """Run for the app's lifetime: drop verified tokens when any process revokes one."""
         await follow_revocations(self.cache, self.store.generation)
 
+    def cached(self, authorization: bytes) -> Identity | None:
+        """The identity of credentials verified in the last few seconds: the warm path."""
+        return self.cache.get(cache_key(authorization))
+
     async def authenticate(
         self, client: str, authorization: bytes | None, proxy_user: bytes | None = None
     ) -> Outcome:
