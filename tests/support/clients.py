@@ -153,6 +153,50 @@ def uv_install(
     return _run(command, venv, timeout)
 
 
+def pip_index_versions(
+    venv: Path, index_url: str, project: str, timeout: float = CLIENT_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """``pip index versions --pre --json project`` for ``venv``'s interpreter; never raises.
+
+    Lists every version pip would consider (tags, requires-python, PEP 592 yanks applied)
+    without downloading a file.
+    """
+    command = [
+        sys.executable, "-m", "pip", "--python", str(venv_python(venv)), "index", "versions",
+        "--pre", "--json", "--index-url", index_url, "--disable-pip-version-check",
+        "--no-input", project,
+    ]  # fmt: skip
+    return _run(command, venv, timeout)
+
+
+def uv_compile(
+    venv: Path,
+    index_url: str,
+    requirements: Sequence[str],
+    *,
+    extra: Sequence[str] = (),
+    timeout: float = CLIENT_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """``uv pip compile --no-deps -`` of ``requirements`` for ``venv``'s interpreter.
+
+    With ``--no-deps`` uv picks versions from the pages alone and fetches no file.
+    """
+    command = [
+        *uv_binary(), "pip", "compile", "--python", str(venv_python(venv)),
+        "--index-url", index_url, "--no-cache", "--no-config", "--no-deps",
+        "--no-header", "--no-annotate", *extra, "-",
+    ]  # fmt: skip
+    return subprocess.run(
+        command,
+        env=isolated_env(venv.parent),
+        input="\n".join(requirements) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_in_venv(venv: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run the venv's python (e.g. ``"-c", "import demo"``) in the isolated environment."""
     return _run([str(venv_python(venv)), *args], venv, timeout)
@@ -172,9 +216,11 @@ def _run(command: list[str], venv: Path, timeout: float) -> subprocess.Completed
 __all__ = [
     "isolated_env",
     "make_venv",
+    "pip_index_versions",
     "pip_install",
     "run_in_venv",
     "uv_binary",
+    "uv_compile",
     "uv_install",
     "venv_python",
 ]
