@@ -23,8 +23,9 @@ from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
+from proxy.json_routes import json_api_routes
 from proxy.metrics import Metrics
-from proxy.netguard import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> Starlette:
     app = Starlette(
-        routes=all_routes(admin.routes()),
+        routes=all_routes(admin.routes(), index_extra=json_api_routes()),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -20,7 +20,7 @@ from policies.base import PolicyEnvironment, PolicyError, PolicyPlugin
 from policies.config import parse_policy_tables
 from policies.engine import PolicyEngine, describe_config, plain, policy_tables
 from policies.registry import PolicyRegistry
-from proxy.netguard import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session
 from proxy.policy_check import CheckRequest, CheckResult, check_name, check_version, parse_request
 from proxy.routing import build_upstream
 from proxy.settings import Settings, SettingsError, load_settings

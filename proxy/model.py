@@ -25,9 +25,11 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-# The highest api-version whose fields pipgate emits: 1.4 = PEP 792 project status,
-# which needs 1.3 (PEP 740 provenance) and 1.1 (PEP 700 versions/size/upload-time).
+# The highest api-version whose fields pipgate can emit: 1.4 = PEP 792 project status,
+# which needs 1.3 (PEP 740 provenance) and 1.1 (PEP 700 versions/size/upload-time). A page
+# claims only what it carries (``proxy.rendering.page_api_version``).
 API_VERSION = "1.4"
+BASE_API_VERSION = "1.0"
 
 CoreMetadata = bool | Mapping[str, str]
 """PEP 714 ``core-metadata``: ``True``/``False`` or a ``{hashname: hex}`` mapping."""

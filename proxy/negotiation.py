@@ -58,7 +58,9 @@ def negotiate(accept: str | None, format_param: str | None) -> tuple[Format, str
     rules out every representation.
     """
     if format_param:
-        offer = _OFFERS.get(format_param.strip().lower())
+        # PEP 691's own examples write ?format=application/vnd.pypi.simple.v1+json, whose
+        # unescaped "+" decodes as a space; a media type never contains one.
+        offer = _OFFERS.get(format_param.strip().lower().replace(" ", "+"))
         if offer is None:
             raise NotAcceptable(
                 f"unsupported format {format_param!r}; expected exactly one of: {_OFFERED}"

@@ -3,14 +3,16 @@
 Dispatches on the Content-Type (PEP 691: ``application/vnd.pypi.simple.v1+json`` or
 ``+html``, and PEP 503's ``text/html``) to ``proxy.parsing_json`` or, through
 ``proxy.html_scan``, to ``proxy.parsing_html``. Relative URLs resolve against ``url``, the
-URL the body came from after redirects, as pip and uv do. Anything malformed raises
-``UpstreamProtocolError`` naming the URL, the field and the value.
+URL the body came from after redirects, as pip and uv do. A malformed page raises
+``UpstreamProtocolError`` naming the URL, the field and the value; a malformed file entry
+(or project-list entry) is dropped and the page kept, with one warning per page.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
 
 from packaging.utils import NormalizedName
@@ -23,6 +25,11 @@ from proxy.parsing_html import list_from_html, page_from_html
 from proxy.parsing_json import list_from_json, page_from_json
 from proxy.parsing_support import InvalidField
 
+_log = logging.getLogger("pipgate.upstream")
+# Python refuses to convert integers of more than 4,300 digits (a ValueError that would fail
+# the whole document); no simple API number is anywhere near that long, so such a number
+# stays a string, which the field check then rejects as it would any other wrong type.
+_MAX_INT_DIGITS = 100
 _MEDIA_TYPE = re.compile(r"application/vnd\.pypi\.simple\.(?:v(\d+)|latest)\+(json|html)\Z")
 
 
@@ -31,23 +38,38 @@ def parse_project_page(
 ) -> ProjectPage:
     """A project detail page (``/simple/<name>/``) fetched from ``url``."""
     fmt = _body_format(content_type, url)
+    skipped: list[InvalidField] = []
     try:
         if fmt is Format.JSON:
-            return page_from_json(_load_json(body, url), url, name)
-        return page_from_html(scan_html(_decode(body, content_type, url)), url, name)
+            page = page_from_json(_load_json(body, url), url, name, skipped)
+        else:
+            page = page_from_html(scan_html(_decode(body, content_type, url)), url, name, skipped)
     except InvalidField as e:
         raise UpstreamProtocolError(f"invalid project page from {url}: {e}") from e
+    _report(skipped, url, "file entries")
+    return page
 
 
 def parse_project_list(body: bytes, content_type: str, url: str) -> ProjectList:
     """The root project list (``/simple/``) fetched from ``url``."""
     fmt = _body_format(content_type, url)
+    skipped: list[InvalidField] = []
     try:
         if fmt is Format.JSON:
-            return list_from_json(_load_json(body, url))
-        return list_from_html(scan_html(_decode(body, content_type, url)))
+            projects = list_from_json(_load_json(body, url), skipped)
+        else:
+            projects = list_from_html(scan_html(_decode(body, content_type, url)))
     except InvalidField as e:
         raise UpstreamProtocolError(f"invalid project list from {url}: {e}") from e
+    _report(skipped, url, "entries")
+    return projects
+
+
+def _report(skipped: list[InvalidField], url: str, what: str) -> None:
+    if skipped:
+        _log.warning(
+            "ignored %d malformed %s of %s; the first: %s", len(skipped), what, url, skipped[0]
+        )
 
 
 def _body_format(content_type: str, url: str) -> Format:
@@ -69,9 +91,13 @@ def _body_format(content_type: str, url: str) -> Format:
 
 def _load_json(body: bytes, url: str) -> object:
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=_bounded_int)
     except (ValueError, RecursionError) as e:
         raise UpstreamProtocolError(f"{url} answered with invalid JSON: {e}") from e
+
+
+def _bounded_int(text: str) -> int | str:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else text
 
 
 def _decode(body: bytes, content_type: str, url: str) -> str:
@@ -82,7 +108,9 @@ def _decode(body: bytes, content_type: str, url: str) -> str:
         if key.strip().lower() == "charset" and value.strip(" \"'"):
             charset = value.strip(" \"'")
     try:
-        codecs.lookup(charset)
+        # A label such as "base64" or "zlib" names a codec, but not a text encoding.
+        if not codecs.lookup(charset)._is_text_encoding:
+            charset = "utf-8"
     except LookupError:
         charset = "utf-8"  # an unknown label: fall back to the HTML5 default
     try:

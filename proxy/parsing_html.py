@@ -5,7 +5,8 @@ Per anchor: ``href`` with a PEP 503 ``#<hashname>=<hex>`` fragment, ``data-requi
 (PEP 714/658), ``data-gpg-sig``, ``data-provenance`` (PEP 740). Per page: the PEP 629
 ``pypi:repository-version`` and PEP 792 ``pypi:project-status[-reason]`` meta tags, a
 ``<base href>`` if any, and PyPI's ``<!--SERIAL n-->``. HTML carries no size, upload time
-or versions list (PEP 700 is JSON-only).
+or versions list (PEP 700 is JSON-only). An anchor with a malformed attribute is dropped
+(and reported through ``skipped``), never the whole page.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from proxy.parsing_support import HEX, InvalidField, UrlResolver, check_api_vers
 _METADATA_ATTRIBUTES = ("data-core-metadata", "data-dist-info-metadata")
 
 
-def page_from_html(document: HtmlDocument, url: str, name: NormalizedName) -> ProjectPage:
+def page_from_html(
+    document: HtmlDocument,
+    url: str,
+    name: NormalizedName,
+    skipped: list[InvalidField] | None = None,
+) -> ProjectPage:
     version = document.meta.get("pypi:repository-version")
     if version is not None:
         check_api_version(version, '<meta name="pypi:repository-version">')
@@ -33,14 +39,21 @@ def page_from_html(document: HtmlDocument, url: str, name: NormalizedName) -> Pr
         except InvalidField as e:
             raise e.within("<base>", " ") from e
     resolve = UrlResolver(base)
-    links = (
-        _file(anchor.attrs, href.strip(), anchor.text, resolve)
-        for anchor in document.anchors
-        if (href := anchor.attrs.get("href"))
-    )
-    files = tuple(dist for dist in links if dist is not None)
+    sink = skipped if skipped is not None else []
+    files = []
+    for anchor in document.anchors:
+        href = anchor.attrs.get("href")
+        if not href:
+            continue
+        try:
+            dist = _file(anchor.attrs, href.strip(), anchor.text, resolve)
+        except InvalidField as e:
+            sink.append(e)
+            continue
+        if dist is not None:
+            files.append(dist)
     return ProjectPage(
-        name=name, files=files, status=_status(document), last_serial=document.serial
+        name=name, files=tuple(files), status=_status(document), last_serial=document.serial
     )
 
 

@@ -3,11 +3,16 @@
 Keys per the living spec: PEP 691 (name, files, filename, url, hashes, requires-python,
 gpg-sig), PEP 592 (yanked), PEP 700 (versions, size, upload-time), PEP 714 (core-metadata,
 falling back to the legacy dist-info-metadata and PyPI's data-dist-info-metadata),
-PEP 740 (provenance), PEP 792 (project-status). Unknown keys are ignored.
+PEP 740 (provenance), PEP 792 (project-status). Unknown keys are ignored, and so are
+``_``-prefixed ones, which PEP 691 reserves for private use: the public index and bandersnatch
+send ``_last-serial`` as a string, devpi as an integer, and it is read when it reads as one.
+A file entry with a field of the wrong type is dropped (and reported through ``skipped``), never
+the whole page: one bad entry must not hide every other release of a project.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -26,9 +31,12 @@ from proxy.parsing_support import (
 Json = Mapping[str, object]
 _T = TypeVar("_T")
 _METADATA_KEYS = ("core-metadata", "dist-info-metadata", "data-dist-info-metadata")
+_SERIAL_DIGITS = re.compile(r"\d{1,20}")
 
 
-def page_from_json(document: object, url: str, name: NormalizedName) -> ProjectPage:
+def page_from_json(
+    document: object, url: str, name: NormalizedName, skipped: list[InvalidField] | None = None
+) -> ProjectPage:
     top = _object(document, "response")
     meta = _object(top.get("meta", MISSING), "meta")
     check_api_version(meta.get("api-version", MISSING), "meta.api-version")
@@ -37,30 +45,37 @@ def page_from_json(document: object, url: str, name: NormalizedName) -> ProjectP
         raise InvalidField("name", f"the page of project {name!r}", page_name)
     return ProjectPage(
         name=name,
-        files=_files(top.get("files", MISSING), UrlResolver(url)),
-        versions=_versions(top.get("versions")),
+        files=_files(top.get("files", MISSING), UrlResolver(url), _sink(skipped)),
+        versions=_versions(top.get("versions"), _sink(skipped)),
         status=_status(top.get("project-status")),
         last_serial=_serial(meta),
     )
 
 
-def list_from_json(document: object) -> ProjectList:
+def list_from_json(document: object, skipped: list[InvalidField] | None = None) -> ProjectList:
     top = _object(document, "response")
     meta = _object(top.get("meta", MISSING), "meta")
     check_api_version(meta.get("api-version", MISSING), "meta.api-version")
     projects = top.get("projects", MISSING)
     if not isinstance(projects, list):
         raise InvalidField("projects", "a list", projects)
+    sink = _sink(skipped)
     names = []
     for index, item in enumerate(projects):
         try:
             names.append(_str(_object(item, ""), "name"))
         except InvalidField as e:
-            raise e.within(f"projects[{index}]") from e
+            sink.append(e.within(f"projects[{index}]"))
     return ProjectList(names=tuple(names), last_serial=_serial(meta))
 
 
-def _files(value: object, resolve: Callable[[str], str]) -> tuple[DistFile, ...]:
+def _sink(skipped: list[InvalidField] | None) -> list[InvalidField]:
+    return skipped if skipped is not None else []
+
+
+def _files(
+    value: object, resolve: Callable[[str], str], skipped: list[InvalidField]
+) -> tuple[DistFile, ...]:
     if not isinstance(value, list):
         raise InvalidField("files", "a list", value)
     files = []
@@ -68,7 +83,7 @@ def _files(value: object, resolve: Callable[[str], str]) -> tuple[DistFile, ...]
         try:
             files.append(_file(_object(item, ""), resolve))
         except InvalidField as e:
-            raise e.within(f"files[{index}]") from e
+            skipped.append(e.within(f"files[{index}]"))
     return tuple(files)
 
 
@@ -139,21 +154,23 @@ def _status(value: object) -> ProjectStatus | None:
         raise e.within("project-status") from e
 
 
-def _versions(value: object) -> tuple[str, ...] | None:
+def _versions(value: object, skipped: list[InvalidField]) -> tuple[str, ...] | None:
+    # A malformed list only costs the upstream's own list: the files' versions stand in.
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidField("versions", "a list of strings", value)
+        skipped.append(InvalidField("versions", "a list of strings", value))
+        return None
     return tuple(value)
 
 
 def _serial(meta: Json) -> int | None:
     value = meta.get("_last-serial")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidField("meta._last-serial", "an integer", value)
-    return value
+    if isinstance(value, str) and _SERIAL_DIGITS.fullmatch(value.strip()):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
+        return value
+    return None
 
 
 def _object(value: object, field: str) -> Json:

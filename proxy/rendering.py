@@ -1,11 +1,15 @@
 """The model to PEP 691 JSON and PEP 503 HTML, and file URLs pointed at pipgate; no I/O.
 
-JSON (api-version ``proxy.model.API_VERSION``): PEP 691 keys, PEP 592 ``yanked``, PEP 700
+JSON: PEP 691 keys, PEP 592 ``yanked``, PEP 700
 ``versions``/``size``/``upload-time``, PEP 714 ``core-metadata`` (never the legacy JSON key
 ``dist-info-metadata``, which crashes pip 22.3 to 23.1), PEP 740 ``provenance`` and PEP 792
 ``project-status``. HTML: PEP 503 anchors with the PEP 592/658/714/740 ``data-*`` attributes
 (``data-dist-info-metadata`` mirrors ``data-core-metadata``, as PEP 714 requires) and the
 PEP 629/792 ``<meta>`` tags. Output is deterministic: same page, same bytes.
+
+Each page claims the lowest api-version that covers what it carries (``page_api_version``):
+a JSON page whose upstream gave no sizes (an HTML-only index) cannot claim 1.1, where PEP 700
+makes ``size`` mandatory, nor anything above it.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
 
-from proxy.model import API_VERSION, CoreMetadata, DistFile, ProjectList, ProjectPage
+from proxy.model import BASE_API_VERSION, CoreMetadata, DistFile, ProjectList, ProjectPage
 from proxy.negotiation import Format
 
 _FRAGMENT_HASHES = frozenset(hashlib.algorithms_guaranteed)
-_REPOSITORY_VERSION = f'<meta name="pypi:repository-version" content="{API_VERSION}">'
+_REPOSITORY_VERSION = '<meta name="pypi:repository-version" content="{}">'
 
 
 def render_project_page(page: ProjectPage, fmt: Format) -> bytes:
@@ -35,8 +39,19 @@ def render_project_page(page: ProjectPage, fmt: Format) -> bytes:
 def render_project_list(project_list: ProjectList, fmt: Format) -> bytes:
     if fmt is Format.JSON:
         projects = [{"name": name} for name in project_list.names]
-        return _dump({"meta": {"api-version": API_VERSION}, "projects": projects})
+        return _dump({"meta": {"api-version": BASE_API_VERSION}, "projects": projects})
     return _html_list(project_list).encode("utf-8", "xmlcharrefreplace")
+
+
+def page_api_version(page: ProjectPage, fmt: Format) -> str:
+    """The api-version ``page`` rendered as ``fmt`` really is (PEP 629 minor versions add up)."""
+    if fmt is Format.JSON and any(dist.size is None for dist in page.files):
+        return BASE_API_VERSION
+    if page.status is not None:
+        return "1.4"
+    if any(dist.provenance is not None for dist in page.files):
+        return "1.3"
+    return "1.1" if fmt is Format.JSON else BASE_API_VERSION
 
 
 def localize(page: ProjectPage, file_base: str, provenance_base: str | None) -> ProjectPage:
@@ -67,7 +82,7 @@ def _dump(document: object) -> bytes:
 
 def _json_page(page: ProjectPage) -> dict[str, object]:
     document: dict[str, object] = {
-        "meta": {"api-version": API_VERSION},
+        "meta": {"api-version": page_api_version(page, Format.JSON)},
         "name": canonicalize_name(page.name),
         "files": [_json_file(dist) for dist in page.files],
         "versions": list(page.all_versions()),
@@ -113,7 +128,7 @@ def _sorted(mapping: Mapping[str, str]) -> Mapping[str, str]:
 
 def _html_page(page: ProjectPage) -> str:
     name = escape(canonicalize_name(page.name))
-    head = [_REPOSITORY_VERSION]
+    head = [_REPOSITORY_VERSION.format(page_api_version(page, Format.HTML))]
     if page.status is not None:
         head.append(f'<meta name="pypi:project-status" content="{escape(page.status.status)}">')
         if page.status.reason is not None:
@@ -129,7 +144,8 @@ def _html_list(project_list: ProjectList) -> str:
         f'<a href="{escape(quote(canonicalize_name(name), safe=""))}/">{escape(name)}</a><br />'
         for name in project_list.names
     ]
-    return _html_document([_REPOSITORY_VERSION, "<title>Simple index</title>"], anchors)
+    head = [_REPOSITORY_VERSION.format(BASE_API_VERSION), "<title>Simple index</title>"]
+    return _html_document(head, anchors)
 
 
 def _html_document(head: list[str], body: list[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 
 from packaging.utils import NormalizedName
 from starlette.requests import Request
@@ -19,7 +20,7 @@ from proxy.errors import InvalidName
 from proxy.fetchlog import PendingFetch, record_fetch
 from proxy.http_errors import status_for
 from proxy.negotiation import negotiate
-from proxy.render_cache import Rendered, make_rendered, render_key
+from proxy.render_cache import Rendered, RenderKey, make_rendered, render_key
 from proxy.rendering import localize, render_project_list, render_project_page
 from proxy.repository import RequestContext, ResourceKind
 from proxy.responses import ArtifactResponse
@@ -62,7 +63,7 @@ async def project_list(request: Request) -> Response:
         state.renders.put(key, rendered)
     else:
         ctx.cache = "hit"
-    response = _page_response(request, rendered)
+    response = page_response(request, rendered)
     await record_fetch(state, ctx, "index", None, response.status_code)
     return response
 
@@ -74,25 +75,18 @@ async def project_page(request: Request) -> Response:
         return _redirect(request, raw, name)
     ctx = context_of(request, "page", name)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
-    key = render_key(
-        name,
-        content_type,
-        request.url.scheme,
-        request.headers.get("host", ""),
-        request.path_params.get("label"),
-        state.engine.generation,
-    )
+    key = request_render_key(request, name, content_type)
     rendered = state.renders.get(key, time.time())
     if rendered is None:
         page = await state.chain.get_project_page(name, ctx)
-        provenance_base = _absolute_base(request) + f"files/{name}/"
+        provenance_base = index_root(request) + f"files/{name}/"
         body = render_project_page(localize(page, f"../../files/{name}/", provenance_base), fmt)
         fresh = state.caching.fresh_until(name) or 0.0
         rendered = make_rendered(body, content_type, fresh, tuple(ctx.verdicts), ctx.upstream)
         state.renders.put(key, rendered)
     else:
         ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
-    response = _page_response(request, rendered)
+    response = page_response(request, rendered)
     await record_fetch(state, ctx, "page", name, response.status_code)
     return response
 
@@ -115,13 +109,25 @@ def public_root(request: Request) -> str:
     return public + "/" if public else str(request.base_url)
 
 
-def _absolute_base(request: Request) -> str:
+def index_root(request: Request) -> str:
     """pipgate's absolute URL of this index's root (``.../`` or ``.../builds/<label>/``)."""
     label = request.path_params.get("label")
     return public_root(request) + (f"builds/{label}/" if label else "")
 
 
-def _page_response(request: Request, rendered: Rendered) -> Response:
+def request_render_key(request: Request, name: str, content_type: str) -> RenderKey:
+    """The render-cache key of ``name`` as this request would see it rendered."""
+    return render_key(
+        name,
+        content_type,
+        request.url.scheme,
+        request.headers.get("host", ""),
+        request.path_params.get("label"),
+        state_of(request).engine.generation,
+    )
+
+
+def page_response(request: Request, rendered: Rendered) -> Response:
     headers = {
         "ETag": rendered.etag,
         "Vary": "Accept, Accept-Encoding",
@@ -206,19 +212,21 @@ async def readyz(request: Request) -> Response:
     return PlainTextResponse("ready\n")
 
 
-def index_routes() -> list[BaseRoute]:
+def index_routes(index_extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
     return [
         Route("/simple/", project_list, methods=["GET", "HEAD"]),
         Route("/simple/{project}/", project_page, methods=["GET", "HEAD"]),
         Route("/simple/{project}", add_slash, methods=["GET", "HEAD"]),
         Route("/files/{project}/{filename}", artifact, methods=["GET", "HEAD"]),
+        *index_extra,
     ]
 
 
-def all_routes(extra: list[BaseRoute]) -> list[BaseRoute]:
+def all_routes(extra: list[BaseRoute], index_extra: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
+    """``index_extra``: more routes of the index, also mounted under ``/builds/<label>/``."""
     return [
-        *index_routes(),
-        Mount("/builds/{label}", routes=index_routes()),
+        *index_routes(index_extra),
+        Mount("/builds/{label}", routes=index_routes(index_extra)),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *extra,

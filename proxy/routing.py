@@ -18,6 +18,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from policies.globs import GlobSet
 from proxy.model import ProjectList
+from proxy.outbound import outbound_from
 from proxy.settings import Settings, UpstreamConfig
 from proxy.upstream import HttpUpstream
 from proxy.upstream_base import ListFetch, PageFetch, Upstream, UpstreamStream, Validators
@@ -32,9 +33,12 @@ PUBLIC_UPSTREAM = "public"
 def build_upstream(settings: Settings, session: aiohttp.ClientSession) -> Upstream:
     """The configured upstreams: the public one alone, or routed with the private ones."""
     retries = settings.upstream_retries
-    public = HttpUpstream(session, settings.upstream, PUBLIC_UPSTREAM, retries=retries)
+    outbound = outbound_from(settings)
+    public = HttpUpstream(
+        session, settings.upstream, PUBLIC_UPSTREAM, retries=retries, outbound=outbound
+    )
     private = [
-        (config, HttpUpstream(session, config.url, config.name, retries=retries))
+        (config, HttpUpstream(session, config.url, config.name, retries=retries, outbound=outbound))
         for config in settings.upstreams
     ]
     return RoutedUpstream(public, private) if private else public

@@ -63,6 +63,14 @@ class Settings:
     upstream_retries: int = 2
     trusted_hosts: tuple[str, ...] = ()
     """Hosts (besides the upstreams') that may resolve to private addresses."""
+    trust_upstream_network: bool = True
+    """Hosts the upstreams' pages link to may resolve into an upstream's own network."""
+    outbound_proxy: str | None = None
+    """HTTP(S) proxy for upstream requests; unset = ``HTTPS_PROXY``/``HTTP_PROXY``."""
+    no_proxy: tuple[str, ...] | None = None
+    """Hosts reached without the proxy; unset = ``NO_PROXY``."""
+    ca_bundle: Path | None = None
+    """PEM file of CA certificates for upstream TLS (corporate TLS inspection)."""
     cache_url: str = ""
     """Page cache, locks, shared state: empty = embedded (data dir + file locks), ``redis://``."""
     blob_url: str = ""
@@ -106,6 +114,10 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "revalidate_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "upstream_retries": (v.in_range(v.to_int, 0), "an integer >= 0"),
     "trusted_hosts": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
+    "trust_upstream_network": (v.to_bool, "true or false"),
+    "outbound_proxy": (v.opt_http_url, "an http(s) URL of a proxy"),
+    "no_proxy": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
+    "ca_bundle": (v.to_opt_path, "a path to a PEM file of CA certificates"),
     "cache_url": (v.url_of("redis", "rediss"), "empty (embedded) or a redis:// URL"),
     "blob_url": (v.url_of("s3", "file"), "empty, file:///path or s3://bucket/prefix"),
     "s3_endpoint": (v.opt_http_url, "an http(s) URL"),
@@ -120,7 +132,7 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "log_level": (v.log_level, "one of critical, error, warning, info, debug"),
     "osv_source": (v.to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
 }
-_SECRET_KEYS = {"admin_token", "s3_secret_key"}
+_SECRET_KEYS = {"admin_token", "s3_secret_key", "outbound_proxy"}
 
 
 def setting_names() -> list[str]:

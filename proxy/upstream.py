@@ -4,12 +4,15 @@ PEP 691 content negotiation (JSON preferred, PEP 503 HTML accepted), conditional
 the page's ETag / Last-Modified, redirects followed with the final URL as the base for relative
 links, and file bodies streamed in pieces (PEP 658 metadata and PEP 740 provenance are files
 too). An upstream 404 is "not found"; every other failure is "unavailable". The session comes
-from ``netguard.create_session``, so every connection passes the SSRF guard.
+from ``outbound.create_session``, so every connection passes the SSRF guard; ``Outbound`` adds
+the proxy and credentials of each request. Credentials in ``base_url`` are taken out of it
+(and sent only to its origin), so no URL in a message or log carries them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
+from proxy.outbound import Outbound, origin_of, split_credentials
 from proxy.upstream_base import ListFetch, PageFetch, Validators
 
 # uv's Accept header: both pip and uv put JSON first, and every index still speaks HTML.
@@ -103,9 +107,16 @@ class HttpUpstream:
         retries: int = 2,
         backoff: float = 0.2,
         max_page_bytes: int = MAX_PAGE_BYTES,
+        outbound: Outbound | None = None,
     ) -> None:
         self._session = session
+        base_url, auth = split_credentials(base_url)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        outbound = outbound if outbound is not None else Outbound()
+        if auth is not None:
+            credentials = {**outbound.credentials, origin_of(self.base_url): auth}
+            outbound = dataclasses.replace(outbound, credentials=credentials)
+        self._outbound = outbound
         self.name = name
         self._retries = retries
         self._backoff = backoff
@@ -121,7 +132,9 @@ class HttpUpstream:
         if body is None:
             return PageFetch(page=None, validators=page.validators, upstream=self.name)
         parsed = await _parse(
-            len(body), lambda: parsing.parse_project_page(body, page.content_type, page.url, name)
+            len(body),
+            lambda: parsing.parse_project_page(body, page.content_type, page.url, name),
+            page.url,
         )
         return PageFetch(page=parsed, validators=page.validators, upstream=self.name)
 
@@ -132,7 +145,7 @@ class HttpUpstream:
         if body is None:
             return ListFetch(projects=None, validators=page.validators, upstream=self.name)
         parsed = await _parse(
-            len(body), lambda: parsing.parse_project_list(body, page.content_type, page.url)
+            len(body), lambda: parsing.parse_project_list(body, page.content_type, page.url), url
         )
         return ListFetch(projects=parsed, validators=page.validators, upstream=self.name)
 
@@ -172,7 +185,8 @@ class HttpUpstream:
     ) -> _Page:
         headers = {"Accept": PAGE_ACCEPT, **_conditional_headers(validators)}
         try:
-            async with self._session.get(url, headers=headers) as response:
+            options = self._outbound.request_options(url, headers)
+            async with self._session.get(url, **options) as response:
                 final_url = str(response.url)
                 _check_status(response, url, name, allow_not_modified=validators is not None)
                 if response.status == 304:
@@ -191,7 +205,9 @@ class HttpUpstream:
         # Files are stored and hashed as served: never let aiohttp decompress them.
         headers = {"Accept-Encoding": "identity"}
         try:
-            response = await self._session.get(url, headers=headers, auto_decompress=False)
+            response = await self._session.get(
+                url, auto_decompress=False, **self._outbound.request_options(url, headers)
+            )
         except TimeoutError:
             raise
         except aiohttp.ClientError as error:
@@ -276,10 +292,17 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-async def _parse(size: int, parse: Callable[[], T]) -> T:
-    if size <= _INLINE_PARSE_BYTES:
-        return parse()
-    return await asyncio.to_thread(parse)
+async def _parse(size: int, parse: Callable[[], T], url: str) -> T:
+    try:
+        if size <= _INLINE_PARSE_BYTES:
+            return parse()
+        return await asyncio.to_thread(parse)
+    except UpstreamProtocolError:
+        raise
+    except (ValueError, LookupError, RecursionError, TypeError, MemoryError) as error:
+        # The parsers report what they expect; anything else a hostile page provokes is
+        # still the upstream's fault (a 502, or the stale page), never a 500.
+        raise UpstreamProtocolError(f"{url}: unreadable page: {_describe(error)}") from error
 
 
 __all__ = ["CHUNK_SIZE", "MAX_PAGE_BYTES", "PAGE_ACCEPT", "HttpStream", "HttpUpstream"]

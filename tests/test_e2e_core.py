@@ -131,7 +131,8 @@ def test_page_fields_pass_through(upstream: FakeUpstream, server: PipgateServer)
     status, _, body = get(server.url + "/simple/lib-core/", {"Accept": PIP_ACCEPT})
     assert status == 200
     page = json.loads(body)
-    assert page["meta"]["api-version"] == "1.4"
+    # Sizes and versions, no provenance or project status: exactly api-version 1.1.
+    assert page["meta"]["api-version"] == "1.1"
     assert page["versions"] == ["1.0", "2.0"]
     by_name = {f["filename"]: f for f in page["files"]}
     yanked = by_name["lib_core-2.0-py3-none-any.whl"]

@@ -141,3 +141,14 @@ def test_negotiate__never_crashes(accept: str) -> None:
         return
     assert content_type in (V1_JSON, V1_HTML, TEXT_HTML)
     assert content_type == TEXT_HTML or content_type == fmt.content_type
+
+
+@pytest.mark.parametrize(
+    ("format_param", "expected"),
+    [("application/vnd.pypi.simple.v1 json", JSON), ("application/vnd.pypi.simple.v1 html", HTML)],
+)
+def test_negotiate__format_param_with_an_unescaped_plus(
+    format_param: str, expected: tuple[Format, str]
+) -> None:
+    # ?format=application/vnd.pypi.simple.v1+json, as PEP 691's examples write it: "+" -> " ".
+    assert negotiate(None, format_param) == expected

@@ -10,14 +10,8 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from proxy.errors import ForbiddenTarget
-from proxy.netguard import (
-    GuardedResolver,
-    NetGuard,
-    allowed_hosts,
-    create_session,
-    forbidden_reason,
-    user_agent,
-)
+from proxy.netguard import GuardedResolver, NetGuard, forbidden_reason
+from proxy.outbound import allowed_hosts, create_session, user_agent
 from proxy.settings import Settings, UpstreamConfig
 
 FORBIDDEN = [
@@ -176,3 +170,73 @@ async def test_create_session__connector_limits() -> None:
         assert isinstance(connector, aiohttp.TCPConnector)
         assert 0 < connector.limit <= 200
         assert 0 < connector.limit_per_host <= connector.limit
+
+
+# -- trust derived from the upstream's network --------------------------------------------
+
+
+class _NamedResolver(AbstractResolver):
+    """Answers each name from a table, as a corporate resolver or egress gateway would."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.table = table
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host, host=self.table[host], port=port, family=family, proto=0, flags=0
+            )
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+def _gateway_resolver(files_address: str, index_address: str = "203.0.113.80") -> GuardedResolver:
+    guard = NetGuard(["index.test"], ["index.test"])
+    return GuardedResolver(
+        guard, _NamedResolver({"index.test": index_address, "files.test": files_address})
+    )
+
+
+@pytest.mark.parametrize("files_address", ["203.0.113.80", "203.0.113.7"])
+async def test_resolver__trusts_a_linked_host_in_the_upstream_network(files_address: str) -> None:
+    results = await _gateway_resolver(files_address).resolve("files.test", 443)
+    assert [r["host"] for r in results] == [files_address]
+
+
+@pytest.mark.parametrize(
+    ("files_address", "index_address", "reason"),
+    [
+        ("10.9.9.9", "203.0.113.80", "a private address"),
+        ("198.51.100.7", "203.0.113.80", "198.51.100.7 is a private address"),
+        ("127.0.0.1", "203.0.113.80", "a loopback address"),
+        ("169.254.169.254", "169.254.169.1", "a link-local address"),
+        ("127.0.0.2", "127.0.0.1", "a loopback address"),
+        ("100.100.100.200", "100.100.100.1", "a cloud metadata address"),
+    ],
+)
+async def test_resolver__refuses_outside_the_upstream_network_and_never_loopback(
+    files_address: str, index_address: str, reason: str
+) -> None:
+    resolver = _gateway_resolver(files_address, index_address)
+    with pytest.raises(ForbiddenTarget) as caught:
+        await resolver.resolve("files.test", 443)
+    message = str(caught.value)
+    for fragment in ("'files.test'", files_address, reason, "trusted_hosts"):
+        assert fragment in message
+
+
+async def test_resolver__network_trust_can_be_turned_off() -> None:
+    guard = NetGuard(["index.test"], ["index.test"], trust_upstream_network=False)
+    table = {"index.test": "203.0.113.80", "files.test": "203.0.113.80"}
+    resolver = GuardedResolver(guard, _NamedResolver(table))
+    with pytest.raises(ForbiddenTarget, match="PIPGATE_TRUSTED_HOSTS"):
+        await resolver.resolve("files.test", 443)
+
+
+def test_check_url__refusal_names_the_setting() -> None:
+    with pytest.raises(ForbiddenTarget, match=r"add '10\.0\.0\.1' to trusted_hosts"):
+        NetGuard([]).check_url("http://10.0.0.1/x.whl")

@@ -200,33 +200,9 @@ def test_json__api_version_1x_accepted(version: str) -> None:
         (json.dumps({"name": "holygrail", "files": []}).encode(), ["meta", "missing"]),
         (json_page(name="other"), ["name", "'other'"]),
         (json_page(files={"a": 1}), ["files", "a list"]),
-        (json_page("x.whl"), ["files[0]", "an object"]),
-        (json_page(json_file(), json_file(filename=_DROP)), ["files[1].filename", "missing"]),
-        (json_page(json_file(url=3)), ["files[0].url", "a string", "3"]),
-        (json_page(json_file(hashes=_DROP)), ["files[0].hashes", "missing"]),
-        (json_page(json_file(hashes=["x"])), ["files[0].hashes", "['x']"]),
-        (json_page(json_file(hashes={"sha256": "xyz"})), ["files[0].hashes.sha256", "'xyz'"]),
-        (json_page(json_file(hashes={"sha256": 5})), ["files[0].hashes.sha256", "5"]),
-        (json_page(json_file(url=f"{WHEEL_URL}#sha256=zz")), ["files[0].url", "#sha256=zz"]),
-        (json_page(json_file(size="big")), ["files[0].size", "'big'"]),
-        (json_page(json_file(size=-1)), ["files[0].size", "-1"]),
-        (json_page(json_file(size=True)), ["files[0].size", "True"]),
-        (json_page(json_file(yanked=1)), ["files[0].yanked", "1"]),
-        (json_page(json_file(**{"requires-python": 3})), ["files[0].requires-python", "3"]),
-        (json_page(json_file(**{"upload-time": 17})), ["files[0].upload-time", "17"]),
-        (json_page(json_file(**{"gpg-sig": "yes"})), ["files[0].gpg-sig", "'yes'"]),
-        (json_page(json_file(provenance=["x"])), ["files[0].provenance", "['x']"]),
-        (json_page(json_file(**{"core-metadata": "yes"})), ["files[0].core-metadata"]),
-        (
-            json_page(json_file(**{"dist-info-metadata": {"sha256": "no"}})),
-            ["files[0].dist-info-metadata.sha256", "'no'"],
-        ),
-        (json_page(versions="1.0"), ["versions", "'1.0'"]),
-        (json_page(versions=[1]), ["versions", "[1]"]),
         (json_page(**{"project-status": "active"}), ["project-status", "'active'"]),
         (json_page(**{"project-status": {}}), ["project-status.status", "missing"]),
         (json_page(**{"project-status": {"status": "x", "reason": 1}}), ["reason"]),
-        (json_page(meta={"api-version": "1.1", "_last-serial": "9"}), ["_last-serial", "'9'"]),
     ],
 )
 def test_json__malformed(body: bytes, fragments: list[str]) -> None:
@@ -236,6 +212,87 @@ def test_json__malformed(body: bytes, fragments: list[str]) -> None:
     assert PAGE_URL in message
     for fragment in fragments:
         assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("bad_file", "fragments"),
+    [
+        ("x.whl", ["files[1]", "an object"]),
+        (json_file(filename=_DROP), ["files[1].filename", "missing"]),
+        (json_file(url=3), ["files[1].url", "a string", "3"]),
+        (json_file(hashes=_DROP), ["files[1].hashes", "missing"]),
+        (json_file(hashes=["x"]), ["files[1].hashes", "['x']"]),
+        (json_file(hashes={"sha256": "xyz"}), ["files[1].hashes.sha256", "'xyz'"]),
+        (json_file(hashes={"sha256": 5}), ["files[1].hashes.sha256", "5"]),
+        (json_file(url=f"{WHEEL_URL}#sha256=zz"), ["files[1].url", "#sha256=zz"]),
+        (json_file(size="big"), ["files[1].size", "'big'"]),
+        (json_file(size=-1), ["files[1].size", "-1"]),
+        (json_file(size=True), ["files[1].size", "True"]),
+        (json_file(yanked=1), ["files[1].yanked", "1"]),
+        (json_file(**{"requires-python": 3}), ["files[1].requires-python", "3"]),
+        (json_file(**{"upload-time": 17}), ["files[1].upload-time", "17"]),
+        (json_file(**{"gpg-sig": "yes"}), ["files[1].gpg-sig", "'yes'"]),
+        (json_file(provenance=["x"]), ["files[1].provenance", "['x']"]),
+        (json_file(**{"core-metadata": "yes"}), ["files[1].core-metadata"]),
+        (
+            json_file(**{"dist-info-metadata": {"sha256": "no"}}),
+            ["files[1].dist-info-metadata.sha256", "'no'"],
+        ),
+    ],
+)
+def test_json__malformed_file_entry_is_dropped_not_the_page(
+    bad_file: Any, fragments: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    body = json_page(json_file(), bad_file, json_file(filename="holygrail-2.0.tar.gz"))
+    page = parse_project_page(body, JSON_TYPE, PAGE_URL, NAME)
+    assert [dist.filename for dist in page.files] == [WHEEL, "holygrail-2.0.tar.gz"]
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert PAGE_URL in record.getMessage()
+    for fragment in fragments:
+        assert fragment in record.getMessage()
+
+
+def test_json__a_number_too_long_for_int_drops_only_its_entry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = json_page(json_file(), json_file(size="TOO-LONG")).replace(b'"TOO-LONG"', b"9" * 5000)
+    assert only_file(body).filename == WHEEL
+    assert "files[1].size" in caplog.text
+
+
+@pytest.mark.parametrize("versions", ["1.0", [1]])
+def test_json__malformed_versions_fall_back_to_the_files(
+    versions: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = parse_project_page(json_page(json_file(), versions=versions), JSON_TYPE, PAGE_URL, NAME)
+    assert page.versions is None
+    assert page.all_versions() == ("1.0",)
+    assert "versions" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [("37059094", 37059094), (" 9 ", 9), (12, 12), ("x", None), (True, None), (-1, None)],
+)
+def test_json__private_last_serial_is_read_when_it_can_be_and_never_refused(
+    serial: object, expected: int | None
+) -> None:
+    body = json_page(json_file(), meta={"api-version": "1.1", "_last-serial": serial})
+    assert parse_project_page(body, JSON_TYPE, PAGE_URL, NAME).last_serial == expected
+
+
+def test_json__unknown_and_private_keys_are_ignored() -> None:
+    body = json.dumps(
+        {
+            "meta": {"api-version": "1.1", "_last-serial": "3", "_x": {"y": []}},
+            "name": "holygrail",
+            "files": [{**json.loads(json_page(json_file()))["files"][0], "_private": [1]}],
+            "_top": None,
+            "future-key": {"anything": True},
+        }
+    ).encode()
+    assert only_file(body).filename == WHEEL
 
 
 @pytest.mark.parametrize(
@@ -269,8 +326,6 @@ def test_json__project_list() -> None:
     ("document", "fragment"),
     [
         ({"meta": {"api-version": "1.0"}, "projects": {}}, "projects: expected a list"),
-        ({"meta": {"api-version": "1.0"}, "projects": [{"nom": "x"}]}, "projects[0].name"),
-        ({"meta": {"api-version": "1.0"}, "projects": ["x"]}, "projects[0]: expected an obj"),
         ({"meta": {"api-version": "3.0"}, "projects": []}, "meta.api-version"),
     ],
 )
@@ -278,6 +333,20 @@ def test_json__project_list_malformed(document: dict[str, Any], fragment: str) -
     with pytest.raises(UpstreamProtocolError, match="invalid project list") as caught:
         parse_project_list(json.dumps(document).encode(), JSON_TYPE, "https://i.example/simple/")
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "fragment"), [({"nom": "x"}, "projects[1].name"), ("x", "projects[1]: expected")]
+)
+def test_json__malformed_project_list_entry_is_dropped(
+    entry: object, fragment: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = {"meta": {"api-version": "1.0"}, "projects": [{"name": "a"}, entry, {"name": "b"}]}
+    project_list = parse_project_list(
+        json.dumps(document).encode(), JSON_TYPE, "https://i.example/simple/"
+    )
+    assert project_list.names == ("a", "b")
+    assert fragment in caplog.text
 
 
 # -- HTML -------------------------------------------------------------------------------
@@ -427,13 +496,8 @@ def test_html__project_status(head: str, expected: ProjectStatus | None) -> None
             html_page(head='<meta name="pypi:repository-version" content="one">'),
             ["pypi:repository-version", "'one'"],
         ),
-        (html_page(anchor(' data-core-metadata="sha256=xyz"')), [WHEEL, "data-core-metadata"]),
-        (html_page(anchor(' data-core-metadata="yes"')), [WHEEL, "'yes'"]),
-        (html_page(anchor(' data-gpg-sig="maybe"')), [WHEEL, "data-gpg-sig", "'maybe'"]),
-        (html_page(anchor(href=f"{WHEEL_URL}#sha256=nothex")), ["href", "#sha256=nothex"]),
         ("<a href='x.whl'>\u00e9</a>".encode("latin-1"), ["not utf-8"]),
         (html_page(head='<base href="http://[broken/">'), ["<base>", "http://[broken/"]),
-        (html_page(anchor(href="https://[::1/x.whl")), ["<a> url", "https://[::1/x.whl"]),
     ],
 )
 def test_html__malformed(body: bytes, fragments: list[str]) -> None:
@@ -446,11 +510,39 @@ def test_html__malformed(body: bytes, fragments: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("bad_anchor", "fragments"),
+    [
+        (anchor(' data-core-metadata="sha256=xyz"'), [WHEEL, "data-core-metadata"]),
+        (anchor(' data-core-metadata="yes"'), [WHEEL, "'yes'"]),
+        (anchor(' data-gpg-sig="maybe"'), [WHEEL, "data-gpg-sig", "'maybe'"]),
+        (anchor(href=f"{WHEEL_URL}#sha256=nothex"), ["href", "#sha256=nothex"]),
+        (anchor(href="https://[::1/x.whl"), ["<a> url", "https://[::1/x.whl"]),
+    ],
+)
+def test_html__malformed_anchor_is_dropped_not_the_page(
+    bad_anchor: str, fragments: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    good = anchor(text="holygrail-2.0.tar.gz", href="../../f/holygrail-2.0.tar.gz")
+    page = parse_project_page(html_page(bad_anchor, good), HTML_TYPE, PAGE_URL, NAME)
+    assert [dist.filename for dist in page.files] == ["holygrail-2.0.tar.gz"]
+    assert PAGE_URL in caplog.text
+    for fragment in fragments:
+        assert fragment in caplog.text
+
+
+def test_html__serial_comment_of_absurd_length_is_ignored() -> None:
+    body = html_page(anchor()) + b"<!--SERIAL " + b"9" * 5000 + b"-->"
+    assert parse_project_page(body, HTML_TYPE, PAGE_URL, NAME).last_serial is None
+
+
+@pytest.mark.parametrize(
     ("content_type", "encoding"),
     [
         ("text/html; charset=ISO-8859-1", "latin-1"),
         ('text/html; charset="utf-8"', "utf-8"),
         ("text/html; charset=no-such-codec", "utf-8"),
+        ("text/html; charset=base64", "utf-8"),
+        ("text/html; charset=zlib_codec", "utf-8"),
         ("application/vnd.pypi.simple.v1+html", "utf-8"),
     ],
 )

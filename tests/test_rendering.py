@@ -73,7 +73,7 @@ def rendered_html(value: ProjectPage | ProjectList) -> _Anchors:
 def test_json__page_shape() -> None:
     document = rendered_json(page(dist(requires_python=">=3.9", size=10)))
     assert document == {
-        "meta": {"api-version": API_VERSION},
+        "meta": {"api-version": "1.1"},
         "name": "holygrail",
         "files": [
             {
@@ -172,7 +172,7 @@ def test_json__name_is_canonical() -> None:
 def test_json__project_list() -> None:
     body = render_project_list(ProjectList(("Holy.Grail", "spam"), last_serial=3), Format.JSON)
     assert json.loads(body) == {
-        "meta": {"api-version": API_VERSION},
+        "meta": {"api-version": "1.0"},
         "projects": [{"name": "Holy.Grail"}, {"name": "spam"}],
     }
 
@@ -197,7 +197,7 @@ def test_html__page_shape() -> None:
     assert 'data-yanked="bad &quot;build&quot; &amp; more"' in html
     parsed = rendered_html(value)
     assert parsed.meta == {
-        "pypi:repository-version": API_VERSION,
+        "pypi:repository-version": API_VERSION,  # a project status is api-version 1.4
         "pypi:project-status": "archived",
         "pypi:project-status-reason": "moved <here>",
     }
@@ -250,7 +250,7 @@ def test_html__escapes_text_and_name() -> None:
 
 
 def test_html__no_status_tags_without_status() -> None:
-    assert rendered_html(page()).meta == {"pypi:repository-version": API_VERSION}
+    assert rendered_html(page()).meta == {"pypi:repository-version": "1.0"}
 
 
 def test_html__project_list() -> None:
@@ -258,7 +258,26 @@ def test_html__project_list() -> None:
     parsed = rendered_html(value)
     assert [anchor["href"] for anchor in parsed.anchors] == ["holy-grail/", "a-b/", "x%3Cy/"]
     assert parsed.texts[-3:] == ["Holy.Grail", "A__b", "x<y"]
-    assert parsed.meta == {"pypi:repository-version": API_VERSION}
+    assert parsed.meta == {"pypi:repository-version": "1.0"}
+
+
+@pytest.mark.parametrize(
+    ("value", "json_version", "html_version"),
+    [
+        (page(), "1.1", "1.0"),
+        (page(dist(size=10)), "1.1", "1.0"),
+        (page(dist(size=None)), "1.0", "1.0"),
+        (page(dist(size=10, provenance="https://p.example/x")), "1.3", "1.3"),
+        (page(dist(size=10), status=ProjectStatus("archived")), "1.4", "1.4"),
+        # No sizes (an HTML-only upstream): nothing above 1.0 can be claimed in JSON.
+        (page(dist(size=None), status=ProjectStatus("archived")), "1.0", "1.4"),
+    ],
+)
+def test_api_version_claims_only_what_the_page_carries(
+    value: ProjectPage, json_version: str, html_version: str
+) -> None:
+    assert rendered_json(value)["meta"]["api-version"] == json_version
+    assert rendered_html(value).meta["pypi:repository-version"] == html_version
 
 
 # -- localize ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from packaging.utils import NormalizedName
 
 from proxy.errors import ProjectNotFound, UpstreamUnavailable
 from proxy.model import ProjectList, ProjectPage
-from proxy.netguard import create_session
+from proxy.outbound import create_session
 from proxy.routing import RoutedUpstream, build_upstream
 from proxy.settings import Settings, UpstreamConfig
 from proxy.upstream import HttpUpstream

@@ -23,7 +23,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
-from proxy.netguard import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session
 from proxy.settings import Settings
 from proxy.upstream import PAGE_ACCEPT, HttpUpstream
 from proxy.upstream_base import UpstreamStream, Validators
@@ -412,3 +412,16 @@ async def test_open__dns_rebinding_to_loopback(
         else:
             with pytest.raises(ForbiddenTarget, match=r"files\.rebind\.test.*127\.0\.0\.1"):
                 await _download(upstream, url)
+
+
+async def test_fetch_page__a_page_the_parser_chokes_on_is_a_protocol_error(
+    up: FakeUpstream, upstream: HttpUpstream, wheel: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up.add_file(DEMO, wheel.path)
+
+    def choke(*args: object) -> None:
+        raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+
+    monkeypatch.setattr("proxy.parsing.parse_project_page", choke)
+    with pytest.raises(UpstreamProtocolError, match="unreadable page: ValueError"):
+        await upstream.fetch_page(DEMO, None)

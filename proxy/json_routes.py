@@ -1,0 +1,134 @@
+"""The HTTP edge of the legacy JSON API: ``/pypi/<name>/json`` and
+``/pypi/<name>/<version>/json``, rendered by ``proxy.json_api`` from the same enforced,
+cached project page as ``/simple/<name>/`` (a denied project is the same 403, a hidden file
+is absent, a non-canonical name a 301).
+
+Clients derive the JSON URL from the index URL, in more than one way, so the project
+document answers at three paths, each also under ``/builds/<label>/``:
+
+- ``/pypi/<name>/json``: the public index's own path, and what pip's ``PackageIndex``
+  (``pip/_internal/models/index.py``: ``pypi_url = urljoin(url, "pypi")``) gives for an
+  index URL without a trailing slash.
+- ``/simple/pypi/<name>/json``: the same ``urljoin`` on an index URL that ends in ``/``
+  (``.../simple/`` + ``pypi``), which pip-tools before 7.6.1 asked for
+  (``piptools/repositories/pypi.py``, ``PyPIRepository._get_project``:
+  ``f"{PackageIndex(url=index_url, ...).pypi_url}/{ireq.name}/json"``; pip-tools issue 1669).
+- ``/<name>/json``: pip-tools 7.6.1 and later (``_get_project`` through
+  ``_get_true_base_from_index_url``) strip one ``simple/`` from the index URL and
+  ``urljoin`` ``f"{ireq.name}/json"`` onto what is left.
+
+The per-release document (``<version>/json``) answers under ``/pypi/`` and ``/simple/pypi/``.
+pip-tools then looks each release file's ``url`` up among the links pip found on the simple
+page and hashes only the files it finds no digest for; so ``url`` must be the very URL pip
+resolved, the absolute form of the page's link (``public_url`` must therefore be the URL
+clients use). ``ireq.name`` is spelled as the requirement spelled it, hence the 301.
+"""
+
+from __future__ import annotations
+
+import time
+
+from packaging.utils import NormalizedName
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from proxy.errors import NotFound
+from proxy.fetchlog import record_fetch
+from proxy.json_api import project_document, release_document, render_document
+from proxy.json_vulnerabilities import vulnerability_lookup
+from proxy.render_cache import make_rendered
+from proxy.rendering import localize
+from proxy.routes import context_of, index_root, page_response, request_render_key, state_of
+from storage.keys import validate_project
+
+JSON_TYPE = "application/json"
+LOG_KIND = "json"
+"""Fetch-log ``kind`` of a JSON API request (pages are ``page``, files ``dist`` ...)."""
+_MAX_VERSION_SHOWN = 80
+
+
+class ReleaseNotFound(NotFound):
+    def __init__(self, name: str, version: str | None) -> None:
+        if version is None:
+            what = "no release"
+        elif len(version) > _MAX_VERSION_SHOWN:
+            what = f"no release {version[:_MAX_VERSION_SHOWN] + '...'!r}"
+        else:
+            what = f"no release {version!r}"
+        super().__init__(
+            f"project {name!r} has {what} with files pipgate serves (none was published, "
+            f"or a policy hides every file of it)"
+        )
+
+
+async def project_json(request: Request) -> Response:
+    return await _answer(request, None)
+
+
+async def release_json(request: Request) -> Response:
+    return await _answer(request, request.path_params["version"])
+
+
+async def _answer(request: Request, version: str | None) -> Response:
+    state, raw = state_of(request), request.path_params["project"]
+    name = validate_project(raw)
+    if raw != name:
+        return _redirect(request, raw, name, version)
+    ctx = context_of(request, LOG_KIND, name)
+    # Names never contain "/", so "<name>/<version>/json" cannot collide with a page key.
+    variant = f"{name}/{version}/json" if version is not None else f"{name}/json"
+    key = request_render_key(request, variant, JSON_TYPE)
+    rendered = state.renders.get(key, time.time())
+    if rendered is None:
+        policies = state.engine.current
+        page = await state.chain.get_project_page(name, ctx)
+        # Absolute: JSON API clients fetch ``url`` as it stands, with no page to resolve a
+        # relative link against; the build prefix is kept so downloads stay in its log.
+        served = localize(page, index_root(request) + f"files/{name}/", None)
+        lookup = vulnerability_lookup(policies, name)
+        if version is None:
+            document = project_document(served, lookup)
+        else:
+            found = release_document(served, version, lookup)
+            if found is not None and found[0] != version:
+                return _redirect(request, name, name, version, found[0])
+            document = found[1] if found is not None else None
+        if document is None:
+            raise ReleaseNotFound(name, version)
+        fresh = state.caching.fresh_until(name) or 0.0
+        body = render_document(document)
+        rendered = make_rendered(body, JSON_TYPE, fresh, tuple(ctx.verdicts), ctx.upstream)
+        state.renders.put(key, rendered)
+    else:
+        ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
+    response = page_response(request, rendered)
+    await record_fetch(state, ctx, LOG_KIND, name, response.status_code)
+    return response
+
+
+def _redirect(
+    request: Request,
+    raw: str,
+    name: NormalizedName,
+    version: str | None,
+    canonical_version: str | None = None,
+) -> Response:
+    tail = "/json" if version is None else f"/{version}/json"
+    path = request.url.path
+    prefix = path[: len(path) - len(tail) - len(raw)]
+    new_tail = tail if canonical_version is None else f"/{canonical_version}/json"
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(prefix + name + new_tail + query, status_code=301)
+
+
+def json_api_routes() -> list[BaseRoute]:
+    """Mounted at the root and under ``/builds/<label>/``, like the simple index."""
+    methods = ["GET", "HEAD"]
+    return [
+        Route("/pypi/{project}/json", project_json, methods=methods),
+        Route("/pypi/{project}/{version}/json", release_json, methods=methods),
+        Route("/simple/pypi/{project}/json", project_json, methods=methods),
+        Route("/simple/pypi/{project}/{version}/json", release_json, methods=methods),
+        Route("/{project}/json", project_json, methods=methods),
+    ]
