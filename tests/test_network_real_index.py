@@ -110,7 +110,11 @@ def test_the_clients_are_isolated_from_this_machine(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    assert result.stdout.strip() == "", result.stdout
+    # Only what isolated_env sets itself (":env:" lines); no file's global/user/site values.
+    foreign = [line for line in result.stdout.splitlines() if not line.startswith(":env:")]
+    assert not foreign, result.stdout
+    assert "index" not in result.stdout
+    assert "find-links" not in result.stdout
 
 
 def test_readme_serve_command_installs_from_the_real_index(

@@ -154,19 +154,27 @@ def uv_install(
 
 
 def pip_index_versions(
-    venv: Path, index_url: str, project: str, timeout: float = CLIENT_TIMEOUT
+    workdir: Path, index_url: str, project: str, timeout: float = CLIENT_TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
-    """``pip index versions --pre --json project`` for ``venv``'s interpreter; never raises.
+    """``pip index versions --pre --json project`` for this interpreter; never raises.
 
     Lists every version pip would consider (tags, requires-python, PEP 592 yanks applied)
-    without downloading a file.
+    without downloading a file. ``workdir`` holds the isolated HOME and caches.
     """
     command = [
-        sys.executable, "-m", "pip", "--python", str(venv_python(venv)), "index", "versions",
-        "--pre", "--json", "--index-url", index_url, "--disable-pip-version-check",
-        "--no-input", project,
+        sys.executable, "-m", "pip", "index", "versions", "--pre", "--json",
+        "--index-url", index_url, "--disable-pip-version-check", "--no-input",
+        # Loopback only: a 502 is an answer to compare, not a glitch worth 8 s of back-off.
+        "--retries", "0", project,
     ]  # fmt: skip
-    return _run(command, venv, timeout)
+    return subprocess.run(
+        command,
+        env=isolated_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def uv_compile(
