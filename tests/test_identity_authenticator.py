@@ -226,6 +226,20 @@ async def test_a_revocation_elsewhere_drops_the_cached_verification(store: Token
     assert (await auth.authenticate(CLIENT, bearer(issued.text))).refusal is Refusal.REVOKED
 
 
+async def test_a_token_seen_revoked_is_dropped_from_the_cache_in_every_spelling(
+    store: TokenStore,
+) -> None:
+    issued = await issue(store)
+    auth = authenticator(store)
+    as_basic = basic("alice", issued.text)
+    assert (await auth.authenticate(CLIENT, as_basic)).identity is not None
+    await store.revoke(issued.record.token_id)
+    # Before this process polls the generation, a spelling not cached yet meets the revoked
+    # record; from then on the cached Basic spelling is refused as well.
+    assert (await auth.authenticate(CLIENT, bearer(issued.text))).refusal is Refusal.REVOKED
+    assert (await auth.authenticate(CLIENT, as_basic)).refusal is Refusal.REVOKED
+
+
 async def test_a_proxy_header_from_a_trusted_address_names_a_reader(store: TokenStore) -> None:
     auth = authenticator(
         store, trusted_proxy_header="X-Remote-User", trusted_proxies=parse_networks(["10.1.0.0/16"])

@@ -151,6 +151,7 @@ class Authenticator:
         now = dt.datetime.now(dt.UTC)
         status = record.status(now)
         if status is not TokenStatus.ACTIVE:
+            self.cache.forget_token(token_id)
             logger.info("token %d of %s refused: %s", token_id, record.user, status.value)
             return Outcome(refusal=Refusal(status.value))
         identity = Identity(record.user, record.role, "token", token_id)
