@@ -106,7 +106,16 @@ def _calls(tree: ast.Module, depth: int = 0) -> list[str]:
 
 def _shape(tree: ast.Module) -> str:
     qualified = _calls(tree)
-    if all(q.startswith(_BOOKKEEPING) or q in _HARMLESS_BUILTINS for q in qualified):
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    bookkeeping_only = imported <= {m.rstrip(".") for m in _BOOKKEEPING}
+    if bookkeeping_only and all(
+        q.startswith(_BOOKKEEPING) or q in _HARMLESS_BUILTINS for q in qualified
+    ):
         return "namespace"
     reads_environment = any(q.startswith("os.environ") or q == "os.getenv" for q in qualified)
     others = [q for q in qualified if not q.startswith(_BOOKKEEPING)]

@@ -62,6 +62,8 @@ class Facts:
     calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     commands: set[str] = field(default_factory=set)
     """Methods of setuptools command subclasses (run by pip when building)."""
+    hooked: set[str] = field(default_factory=set)
+    """Methods of install/develop/egg_info overrides: code that exists to run at install."""
 
 
 @dataclass(slots=True)
@@ -122,6 +124,11 @@ class Analyzer:
                         self.facts.commands.add(f"{node.name}.{item.name}")
                 if hooked:
                     self._hit("install-hook", node, scope, f"subclasses {hooked[0]}")
+                    self.facts.hooked.update(
+                        f"{node.name}.{item.name}"
+                        for item in node.body
+                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                    )
             for base in node.bases:
                 self._expr(base, scope)
             self._block(node.body, scope, f"{node.name}.")

@@ -81,7 +81,20 @@ def findings(facts: Facts, path: str, role: Role, lines: list[str]) -> list[Find
             if rule_id is None or not runs or (rule_id, path) in seen:
                 continue
             seen.add((rule_id, path))
-            found.append(rule(rule_id).finding(path, hit.line, text))
+            if hit.scope in facts.hooked and rule_id == "install-process":
+                # Build steps run compilers from build_ext; an install/develop/egg_info
+                # override that starts a process exists to run something on the target.
+                found.append(
+                    rule(rule_id).finding(
+                        path,
+                        hit.line,
+                        text,
+                        severity=Severity.HIGH,
+                        note="inside an install/develop/egg_info override",
+                    )
+                )
+            else:
+                found.append(rule(rule_id).finding(path, hit.line, text))
             continue
         if hit.rule == "install-hook":
             if role is Role.SETUP:

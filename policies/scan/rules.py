@@ -197,7 +197,7 @@ _RULES = (
     ),
     Rule(
         "import-exec",
-        S.MEDIUM,
+        S.LOW,
         C,
         "module-level code executes generated code when imported",
         "import-exec",

@@ -23,6 +23,9 @@ _FETCH = re.compile(
     r"|Start-BitsTransfer",
     re.I | re.S,
 )
+_DECODE_RUN = re.compile(
+    r"base64\s+(?:-d|--decode|-D)\b.*\|\s*(?:ba|z|da)?sh\b|certutil.*-decode|FromBase64String", re.I
+)
 _RUN_FETCHED = re.compile(
     r"\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\|\s*python[0-9.]*\b|\biex\b|Invoke-Expression"
     r"|Start-Process|&&\s*(?:\./|chmod\s+\+x|start\b|sh\b|bash\b)|;\s*(?:\./|chmod\s+\+x)"
@@ -64,6 +67,8 @@ def judge_command(text: str, depth: int = 0) -> ShellVerdict | None:
         )
     if _FETCH.search(text) and _RUN_FETCHED.search(text):
         return ShellVerdict("download-exec", "the command downloads a program and runs it")
+    if _DECODE_RUN.search(text):
+        return ShellVerdict("shell-command", "decodes a hidden command and runs it")
     encoded = _ENCODED_PS.search(text)
     if encoded:
         inner = decode_powershell(encoded.group(1))
