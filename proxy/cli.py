@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from proxy.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from proxy.settings import ENV_PREFIX, Settings
 
 
 def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +24,10 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    # Imported here: checking policies and the trust root loads sigstore, which the
+    # commands that only read the fetch log never need.
+    from proxy.config_check import EXIT_CONFIG, ConfigError, load_for_serving
+
     overrides = {
         "upstream": args.upstream,
         "host": args.host,
@@ -32,10 +36,11 @@ def serve_command(args: argparse.Namespace) -> int:
         "workers": args.workers,
     }
     try:
-        settings = load_settings(args.config, overrides=overrides)
-    except SettingsError as error:
-        print(f"pipgate: {error}", file=sys.stderr)
-        return 2
+        checked = load_for_serving(args.config, overrides=overrides)
+    except ConfigError as error:
+        print(f"pipgate: {error.report()}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = checked.settings
     # Worker processes rebuild the same Settings from the environment.
     if args.config is not None:
         os.environ[f"{ENV_PREFIX}CONFIG"] = str(args.config)
