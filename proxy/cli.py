@@ -27,6 +27,7 @@ def serve_command(args: argparse.Namespace) -> int:
     # Imported here: checking policies and the trust root loads sigstore, which the
     # commands that only read the fetch log never need.
     from proxy.config_check import EXIT_CONFIG, ConfigError, load_for_serving
+    from proxy.startup_report import startup_report
 
     overrides = {
         "upstream": args.upstream,
@@ -47,11 +48,18 @@ def serve_command(args: argparse.Namespace) -> int:
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{key.upper()}"] = str(value)
-    run_server(settings)
+    run_server(settings, startup_report(settings, checked.policies, _version()))
     return 0
 
 
-def run_server(settings: Settings) -> None:
+def _version() -> str:
+    from proxy.netguard import user_agent
+
+    return user_agent().removeprefix("pipgate/")
+
+
+def run_server(settings: Settings, report: str | None = None) -> None:
+    """Run uvicorn; ``report`` (the start-up block) is logged once logging is set up."""
     import uvicorn  # only the serve command needs the server
 
     if settings.workers > 1:
@@ -62,6 +70,8 @@ def run_server(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if report is not None:
+        logging.getLogger("pipgate").info("%s", report)
     uvicorn.run(
         "proxy.app:app_from_environment",
         factory=True,
