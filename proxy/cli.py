@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from proxy.cli_pipes import quiet_on_broken_pipe
 from proxy.settings import ENV_PREFIX, Settings
 
 
@@ -100,8 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    if args.command == "serve":  # a server's stdout is the access log, not a reader's pipe
+        result: int = args.handler(args)
+        return result
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 if __name__ == "__main__":
