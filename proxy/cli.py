@@ -1,4 +1,4 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, doctor."""
 
 from __future__ import annotations
 
@@ -93,9 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(subparsers)
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
+    from proxy.doctor import add_doctor_command
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_doctor_command(subparsers)
     return parser
 
 
