@@ -49,6 +49,9 @@ from tests.support.fake_upstream import FakeUpstream
 from tests.support.pipgate_server import PipgateProcess, PipgateServer
 
 MODES = ("off", "json", "kv")
+NOTES = (
+    "<!-- Notes below are written by hand and kept when bench/access_log.py rewrites this file. -->"
+)
 
 
 def make_servers(home: Path, upstream: str, trust_root: Path) -> dict[str, PipgateProcess]:
@@ -214,7 +217,9 @@ def main() -> int:
         f"Median requests per server: {statistics.median(s.requests for s in results['off']):,.0f}."
     )
     text = report(results, lines, asgi, header)
-    args.out.write_text(text)
+    previous = args.out.read_text() if args.out.exists() else ""
+    notes = previous[previous.index(NOTES) :] if NOTES in previous else NOTES + "\n"
+    args.out.write_text(text + "\n" + notes)
     print(text)
     return 0
 

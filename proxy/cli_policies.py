@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from policies.base import PolicyEnvironment, PolicyError, PolicyPlugin
-from policies.config import parse_policy_tables
+from policies.config import PolicyConfigError, parse_policy_tables
 from policies.engine import PolicyEngine, describe_config, plain, policy_tables
 from policies.registry import PolicyRegistry
 from proxy.config_check import EXIT_CONFIG, ConfigError, load_config
@@ -59,9 +59,12 @@ def check_command(args: argparse.Namespace) -> int:
     texts: Iterable[str] = _stdin_names(sys.stdin) if args.names == ["-"] else args.names
     try:
         return asyncio.run(run_check(settings, texts, sys.stdout, as_json=args.json))
+    except PolicyConfigError as error:  # found only when creating the policies
+        print(f"pipgate: {ConfigError(error.problems).report()}", file=sys.stderr)
+        return EXIT_CONFIG
     except PolicyError as error:
         print(f"pipgate: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
 
 
 def _stdin_names(stream: TextIO) -> Iterator[str]:

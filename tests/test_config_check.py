@@ -154,8 +154,11 @@ def test_serve_prints_one_clean_list_and_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "pipgate-data").exists(), "nothing started"
 
 
+OSV_NO_SOURCE = '[[policy]]\nuse = "osv"\n'
+
+
 def test_serve_reports_what_only_creating_the_policies_finds(tmp_path: Path) -> None:
-    config = write(tmp_path, '[[policy]]\nuse = "osv"\n')
+    config = write(tmp_path, OSV_NO_SOURCE)
     result = run_pipgate("serve", "--config", str(config), "--port", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -172,3 +175,12 @@ def test_check_and_policies_commands_list_every_problem_too(tmp_path: Path) -> N
         assert result.returncode == 2, args
         assert result.stderr.startswith("pipgate: invalid configuration (4 problems):\n")
         assert "Traceback" not in result.stderr
+
+
+def test_check_reports_policy_creation_problems_in_the_same_form(tmp_path: Path) -> None:
+    result = run_pipgate(
+        "check", "--config", str(write(tmp_path, OSV_NO_SOURCE)), "x", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("pipgate: invalid configuration (1 problem):\n  - [[policy]]")
+    assert "option 'source' is required" in result.stderr
