@@ -331,3 +331,25 @@ def test_the_start_up_block_says_who_may_use_the_index(tmp_path: Path) -> None:
         "  auth        required: API tokens in the state store (pipgate token); admin_token "
         "set; X-Forwarded-User believed from 10.0.0.5"
     )
+
+
+def test_an_unreadable_token_store_is_a_503_not_a_refusal(required: PipgateServer) -> None:
+    from storage.memory import MemoryKeyValueStore
+
+    mona = create(required, "mona")
+    assert page(required, bearer(mona.text)).status == 200  # verified and cached
+    closed = MemoryKeyValueStore()
+    required.call(closed.aclose())
+    required.state.identity.store._kv = closed  # the state backend stops answering
+    answer = page(required, bearer(same_id_other_secret(mona)))
+    assert (answer.status, answer.body) == (
+        503,
+        "the token store is unavailable; try again shortly\n",
+    )
+    assert page(required, bearer(mona.text)).status == 200  # still cached: served
+
+
+def same_id_other_secret(issued: IssuedToken) -> str:
+    """Another well-formed token of the same id: needs a store lookup, never cached."""
+    last = issued.text[-1]
+    return issued.text[:-1] + ("a" if last != "a" else "b")
