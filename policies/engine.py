@@ -47,12 +47,14 @@ def default_policy_tables(osv_source: str | None = None) -> tuple[Mapping[str, A
     """The secure default set, active when there is no config file.
 
     ``typosquat`` (enforce), malicious-package blocking by ``osv`` when an OSV data source
-    is configured (the ``osv_source`` server setting), and ``attestations`` (default
-    options: provenance that is present must verify).
+    is configured (the ``osv_source`` server setting), ``project_status`` (PEP 792: an
+    index MUST NOT offer a quarantined project's files, so quarantined is a 403) and
+    ``attestations`` (default options: provenance that is present must verify).
     """
     tables: list[Mapping[str, Any]] = [{"use": "typosquat", "mode": "enforce"}]
     if osv_source:
         tables.append({"use": "osv", "source": osv_source, "vulnerable": False})
+    tables.append({"use": "project_status"})
     tables.append({"use": "attestations"})
     return tuple(tables)
 
