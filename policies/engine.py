@@ -35,6 +35,7 @@ from proxy.settings import Settings
 if TYPE_CHECKING:
     import aiohttp
 
+    from policies.changes import Announce
     from storage.base import KeyValueStore
 
 logger = logging.getLogger(__name__)
@@ -158,10 +159,18 @@ class PolicyEngine:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, settings: Settings, kv: KeyValueStore, http: aiohttp.ClientSession | None = None
+        cls,
+        settings: Settings,
+        kv: KeyValueStore,
+        http: aiohttp.ClientSession | None = None,
+        announce: Announce | None = None,
     ) -> AsyncIterator[PolicyEngine]:
-        """Build and start the engine for the app's lifespan; close the policies on exit."""
-        env = PolicyEnvironment(data_dir=settings.data_dir, kv=kv, http=http, settings=settings)
+        """Build and start the engine for the app's lifespan; close the policies on exit.
+
+        ``announce`` receives the input changes policies make (e.g. an OSV refresh)."""
+        env = PolicyEnvironment(
+            data_dir=settings.data_dir, kv=kv, http=http, settings=settings, announce=announce
+        )
         engine = cls.from_settings(settings, env)
         await engine.start()
         try:

@@ -28,6 +28,8 @@ from typing import Any, ClassVar
 from packaging.utils import NormalizedName
 
 from policies.base import ArtifactInfo, Option, PolicyEnvironment, PolicyError, Verdict
+from policies.changes import Announce, InputChange
+from policies.osv_changes import OsvJudge, OsvUpdate, changed_projects
 from policies.osv_db import Advisory, Match, OsvIndex, Severity
 from policies.osv_options import OSV_OPTIONS, parse_source
 from policies.osv_ranges import parse_version
@@ -76,8 +78,11 @@ class OsvPolicy:
         malicious: bool = True,
         vulnerable: bool = True,
         ignore: frozenset[str] = frozenset(),
+        announce: Announce | None = None,
     ) -> None:
         self._source = source
+        self._announce = announce
+        self.judge = OsvJudge(malicious, vulnerable, threshold.rank, ignore)
         self._interval = refresh
         self._threshold = threshold.rank
         self._malicious = malicious
@@ -107,6 +112,7 @@ class OsvPolicy:
             malicious=options["malicious"],
             vulnerable=options["vulnerable"],
             ignore=frozenset(options["ignore"]),
+            announce=env.announce,
         )
 
     @property
@@ -132,12 +138,20 @@ class OsvPolicy:
                 await task
 
     async def refresh(self) -> bool:
-        """Reload the source if it changed; True when a new index was swapped in."""
+        """Reload the source if it changed; True when a new index was swapped in.
+
+        A swap after the first load is announced with the projects it changed, so their
+        rendered pages are dropped now, not when their TTL runs out.
+        """
         async with self._lock:
             index = await self._source.load()
             if index is None:
                 return False
-            self._loaded = _Loaded(index)
+            old, self._loaded = self._loaded, _Loaded(index)
+            if old is not None and self._announce is not None:
+                changed = await asyncio.to_thread(changed_projects, old.index, index)
+                update = OsvUpdate(old.index, index, self.judge, self._source.location)
+                self._announce(InputChange.of(self.name, changed, update))
         # An empty load is almost always a wrong path or URL, and it denies nothing.
         log = logger.info if index.records else logger.warning
         log(

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from policies.changes import EVERY_PROJECT, InputChange
 from proxy.metrics import CONTENT_TYPE
 from proxy.routes import public_root
 from proxy.settings import SettingsError, load_settings
@@ -36,7 +37,7 @@ def is_admin(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
 
 
-def _forbidden() -> Response:
+def forbidden() -> Response:
     return PlainTextResponse(
         "admin endpoints answer loopback clients, or a Bearer admin token when one is set\n",
         status_code=403,
@@ -55,7 +56,7 @@ async def reload_policies(state: AppState, *, broadcast: bool = True) -> str:
     except (SettingsError, ValueError) as error:
         logger.error("policy reload failed, keeping the current policies: %s", error)
         raise
-    state.renders.clear()
+    state.changes.announce(InputChange("policy-reload", EVERY_PROJECT))
     logger.info("policies reloaded: generation %d", state.engine.generation)
     if broadcast:
         try:
@@ -77,7 +78,7 @@ async def follow_other_replicas(state: AppState) -> None:
 async def reload_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
     if not is_admin(request, state.settings.admin_token):
-        return _forbidden()
+        return forbidden()
     try:
         message = await reload_policies(state)
     except (SettingsError, ValueError) as error:
@@ -98,7 +99,7 @@ async def sbom_endpoint(request: Request) -> Response:
 
     state: AppState = request.app.state.pipgate
     if not is_admin(request, state.settings.admin_token):
-        return _forbidden()
+        return forbidden()
     params = request.query_params
     fmt = params.get("format", "cyclonedx")
     if fmt not in _SBOM_TYPES:
@@ -129,7 +130,7 @@ async def sbom_endpoint(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
     if not is_admin(request, state.settings.admin_token):
-        return _forbidden()
+        return forbidden()
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
 

@@ -16,13 +16,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
-from proxy import admin
+from proxy import admin, admin_changes
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
+from proxy.invalidation import Invalidations, drop_rendered
 from proxy.json_routes import json_api_routes
 from proxy.metrics import Metrics
 from proxy.outbound import allowed_hosts, create_session
@@ -31,6 +32,7 @@ from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
+from storage.change_feed import ChangeFeed
 from storage.factory import open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
 from storage.generation import SharedGeneration
@@ -40,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> Starlette:
     app = Starlette(
-        routes=all_routes(admin.routes(), index_extra=json_api_routes()),
+        routes=all_routes(admin.routes() + admin_changes.routes(), index_extra=json_api_routes()),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
@@ -76,8 +78,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             observe=metrics.observe_upstream,
         )
         verifier = await shared_verifier(settings)
+        renders = RenderCache()
+        changes = Invalidations(ChangeFeed(stores.state))
+        changes.listen(drop_rendered(renders))
+        changes.listen(admin_changes.revalidate_upstream(caching))
+        stack.push_async_callback(changes.aclose)
+        await changes.start()
         engine = await stack.enter_async_context(
-            PolicyEngine.running(settings, stores.state, session)
+            PolicyEngine.running(settings, stores.state, session, changes.announce)
         )
         state = AppState(
             settings=settings,
@@ -87,15 +95,18 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             caching=caching,
             downloads=downloads,
             chain=EnforcingRepository(caching, engine, verifier),
-            renders=RenderCache(),
+            renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
+            changes=changes,
         )
         app.state.pipgate = state
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))
         stack.callback(follower.cancel)
+        shared_changes = asyncio.create_task(changes.follow())
+        stack.callback(shared_changes.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
 
