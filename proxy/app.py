@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
-from proxy import admin, admin_changes
+from proxy import admin, admin_audit, admin_changes
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
@@ -42,7 +42,10 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> Starlette:
     app = Starlette(
-        routes=all_routes(admin.routes() + admin_changes.routes(), index_extra=json_api_routes()),
+        routes=all_routes(
+            [*admin.routes(), *admin_changes.routes(), *admin_audit.routes()],
+            index_extra=json_api_routes(),
+        ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -75,11 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_lock_command(subparsers)
     return parser
 
 

@@ -129,7 +129,7 @@ async def sbom_for_query(
 def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``log`` and ``sbom``; each sets ``handler(args) -> exit status``."""
     log = subparsers.add_parser("log", help="show the fetch log")
-    _slice_args(log)
+    slice_args(log)
     log.add_argument(
         "--project", metavar="P", help="project name (any spelling; compared normalised)"
     )
@@ -143,7 +143,7 @@ def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     log.set_defaults(handler=log_command)
     sbom = subparsers.add_parser("sbom", help="write the SBOM of a build or slice")
-    _slice_args(sbom)
+    slice_args(sbom)
     sbom.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
     sbom.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="file to write (default: stdout)"
@@ -151,7 +151,7 @@ def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     sbom.set_defaults(handler=sbom_command, project=None)
 
 
-def _slice_args(parser: argparse.ArgumentParser) -> None:
+def slice_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--data-dir", metavar="DIR", help="pipgate's data directory (default ./pipgate-data)"
@@ -180,7 +180,10 @@ def _query(args: argparse.Namespace, limit: int | None = None) -> FetchQuery:
     )
 
 
-def _run(args: argparse.Namespace, action: Callable[[FetchLogStore], Awaitable[_T]]) -> _T:
+def run_on_fetch_log(
+    args: argparse.Namespace, action: Callable[[FetchLogStore], Awaitable[_T]]
+) -> _T:
+    """Open the fetch log named by ``--data-dir`` / ``--config``, run ``action`` on it."""
     settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
     path = sqlite_path(settings.fetchlog_url, settings.data_dir)
     if path is not None and not path.is_file():
@@ -209,7 +212,7 @@ def log_command(args: argparse.Namespace) -> int:
     limit = args.limit if args.limit > 0 else None
     query = _query(args, limit)
     try:
-        records = _run(args, lambda store: store.query(query))
+        records = run_on_fetch_log(args, lambda store: store.query(query))
     except (SettingsError, StorageError, ValueError) as error:
         return _fail(error)
     if args.json:
@@ -255,7 +258,7 @@ def sbom_command(args: argparse.Namespace) -> int:
 
     query = _query(args)
     try:
-        records = _run(args, lambda store: sbom_records(store, query))
+        records = run_on_fetch_log(args, lambda store: sbom_records(store, query))
         text = render_sbom(records, args.fmt, name=describe_query(query))
     except (SettingsError, StorageError, SbomError, ValueError) as error:
         return _fail(error)
@@ -289,8 +292,10 @@ __all__ = [
     "main",
     "parse_time",
     "render_sbom",
+    "run_on_fetch_log",
     "sbom_for_query",
     "sbom_records",
+    "slice_args",
 ]
 
 
