@@ -26,7 +26,7 @@ import aiohttp
 
 from policies.osv_db import IndexBuilder, OsvIndex
 
-__all__ = ["OsvSource", "OsvSourceError", "read_index"]
+__all__ = ["OsvSource", "OsvSourceError", "local_path", "read_index"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,18 @@ class OsvSourceError(Exception):
 
 def is_url(location: str) -> bool:
     return location.lower().startswith(("http://", "https://"))
+
+
+def _key(location: str) -> str:
+    return hashlib.sha256(location.encode()).hexdigest()[:16]
+
+
+def local_path(location: str, data_dir: Path) -> Path:
+    """Where the data of ``location`` is on disk: the path itself, or the download of a URL
+    in ``<data_dir>/osv/`` (what offline readers such as ``pipgate impact`` load)."""
+    if is_url(location):
+        return data_dir / "osv" / f"{_key(location)}.data"
+    return Path(location).expanduser()
 
 
 class OsvSource:
@@ -59,12 +71,9 @@ class OsvSource:
         self.location = location
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_read=120)
-        key = hashlib.sha256(location.encode()).hexdigest()[:16]
         self._download_dir = data_dir / "osv"
-        self._path = (
-            self._download_dir / f"{key}.data" if is_url(location) else Path(location).expanduser()
-        )
-        self._validators_path = self._download_dir / f"{key}.validators.json"
+        self._path = local_path(location, data_dir)
+        self._validators_path = self._path.with_name(f"{_key(location)}.validators.json")
         self._signature: Signature | None = None
 
     async def load(self) -> OsvIndex | None:

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    from proxy.cli_impact import add_impact_command
     from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
     add_lock_command(subparsers)
+    add_impact_command(subparsers)
     return parser
 
 
