@@ -13,10 +13,13 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import aiohttp
 from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
 from proxy import admin, admin_audit, admin_changes
+from proxy.alerts.delivery import Webhook, WebhookSender
+from proxy.alerts.service import AlertService
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
@@ -25,15 +28,17 @@ from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
 from proxy.invalidation import Invalidations, drop_rendered
 from proxy.json_routes import json_api_routes
+from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session, outbound_from
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
+from storage.base import FetchLogStore
 from storage.change_feed import ChangeFeed
-from storage.factory import open_fetchlog, open_stores
+from storage.factory import Stores, open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
 from storage.generation import SharedGeneration
 
@@ -85,6 +90,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         changes = Invalidations(ChangeFeed(stores.state))
         changes.listen(drop_rendered(renders))
         changes.listen(admin_changes.revalidate_upstream(caching))
+        _listen_for_incidents(changes, settings, stores, fetchlog, session, metrics)
         stack.push_async_callback(changes.aclose)
         await changes.start()
         engine = await stack.enter_async_context(
@@ -112,6 +118,49 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stack.callback(shared_changes.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
+
+
+def _listen_for_incidents(
+    changes: Invalidations,
+    settings: Settings,
+    stores: Stores,
+    fetchlog: FetchLogStore,
+    session: aiohttp.ClientSession,
+    metrics: Metrics,
+) -> None:
+    """Alerts and the malicious-blob sweep follow OSV changes (docs/incident-response.md)."""
+    webhooks = tuple(Webhook(url, "json") for url in settings.alert_webhooks) + tuple(
+        Webhook(url, "slack") for url in settings.alert_slack_webhooks
+    )
+    sender = None
+    if webhooks:
+        sender = WebhookSender(
+            session,
+            webhooks,
+            log_path=settings.data_dir / "alerts" / "deliveries.jsonl",
+            retries=settings.alert_retries,
+            backoff=settings.alert_backoff,
+            proxy_for=outbound_from(settings).proxy_for,
+            observe=lambda result: metrics.alert_deliveries.labels(result).inc(),
+        )
+    alerts = AlertService(
+        fetchlog,
+        stores.state,
+        sender,
+        retention_days=settings.log_retention_days,
+        observe=lambda alert: metrics.alerts.labels(
+            "malicious" if alert.advisory.malicious else "vulnerable"
+        ).inc(),
+    )
+    sweeper = MaliciousBlobSweeper(
+        stores.blobs,
+        fetchlog,
+        mode=settings.malicious_blobs,
+        quarantine_dir=settings.data_dir / "quarantine",
+        observe=lambda action: metrics.malicious_blobs.labels(action).inc(),
+    )
+    changes.listen(alerts.listener)
+    changes.listen(sweeper.listener)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from storage.change_feed import ChangeFeed, FeedEntry
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[InputChange], Awaitable[None] | None]
+Listener = Callable[[InputChange], Awaitable[object] | None]
 
 
 class Invalidations:
@@ -53,7 +53,7 @@ class Invalidations:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _guard(self, work: Awaitable[None], change: InputChange) -> None:
+    async def _guard(self, work: Awaitable[object], change: InputChange) -> None:
         try:
             await work
         except Exception:
