@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -20,6 +21,9 @@ from proxy.routes import public_root
 from proxy.settings import SettingsError, load_settings
 from proxy.state import AppState
 from storage.base import FetchQuery, StorageError
+
+if TYPE_CHECKING:
+    from proxy.sbom import Advisories
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +120,11 @@ async def sbom_endpoint(request: Request) -> Response:
         )
         await state.fetchlog.flush()
         document = await sbom_for_query(
-            state.fetchlog, query, fmt, namespace_base=public_root(request) + "-/sbom"
+            state.fetchlog,
+            query,
+            fmt,
+            namespace_base=public_root(request) + "-/sbom",
+            advisories=loaded_advisories(state),
         )
     except ValueError as error:
         return PlainTextResponse(f"{error}\n", status_code=400)
@@ -125,6 +133,19 @@ async def sbom_endpoint(request: Request) -> Response:
     except StorageError as error:
         return PlainTextResponse(f"fetch log unavailable: {error}\n", status_code=503)
     return Response(document, media_type=_SBOM_TYPES[fmt])
+
+
+def loaded_advisories(state: AppState) -> Advisories | None:
+    """The running osv policies' data as the SBOM's advisory lookup."""
+    from policies.osv import OsvPolicy
+    from proxy.audit.impact import advisories_for_sbom
+
+    indexes = [
+        index
+        for policy in state.engine.current.active
+        if isinstance(policy.instance, OsvPolicy) and (index := policy.instance.index) is not None
+    ]
+    return advisories_for_sbom(indexes) if indexes else None
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -13,17 +13,18 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from policies.engine import policy_tables
-from policies.osv_db import OsvIndex
-from policies.osv_source import OsvSourceError, local_path, read_index
-from proxy.audit.impact import Impact, ImpactError, Target, impact_of, parse_target
 from proxy.cli_log import parse_time, run_on_fetch_log
 from proxy.settings import Settings, SettingsError, load_settings
 from storage.base import FetchLogStore, StorageError
 from storage.fetchlog_sql import utc
 
-__all__ = ["add_impact_command", "format_impact", "osv_locations"]
+if TYPE_CHECKING:
+    from policies.osv_db import OsvIndex
+    from proxy.audit.impact import Impact, Target
+
+__all__ = ["add_impact_command", "format_impact"]
 
 
 def add_impact_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,31 +40,23 @@ def add_impact_command(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     impact.set_defaults(handler=impact_command)
 
 
-def osv_locations(settings: Settings) -> list[str]:
-    """The OSV sources the server loads with these settings."""
-    return [
-        str(table["source"])
-        for table in policy_tables(settings)
-        if table.get("use") == "osv" and isinstance(table.get("source"), str)
-    ]
-
-
 def load_indexes(settings: Settings) -> list[OsvIndex]:
-    locations = osv_locations(settings)
-    if not locations:
+    from proxy.audit.impact import ImpactError
+    from proxy.cli_osv import load_indexes as configured_indexes
+    from proxy.cli_osv import osv_locations
+
+    if not osv_locations(settings):
         raise ImpactError(
             "no OSV data is configured (an osv policy's source, or the osv_source setting)"
         )
-    indexes = []
-    for location in locations:
-        path = local_path(location, settings.data_dir)
-        if not path.exists():
-            raise ImpactError(f"OSV data of {location} is not at {path} (has the server run?)")
-        indexes.append(read_index(path, location))
-    return indexes
+    return configured_indexes(settings)
 
 
 def impact_command(args: argparse.Namespace) -> int:
+    # Imported here: every other command pays for this module's import (the parser).
+    from policies.osv_source import OsvSourceError
+    from proxy.audit.impact import ImpactError, parse_target
+
     try:
         target = parse_target(args.target)
         since = parse_time(args.since) if args.since else None
@@ -87,6 +80,8 @@ def impact_command(args: argparse.Namespace) -> int:
 def _impact(
     args: argparse.Namespace, settings: Settings, target: Target, since: dt.datetime | None
 ) -> Impact:
+    from proxy.audit.impact import ImpactError, impact_of
+
     indexes: list[OsvIndex | None] = [None]
     if target.kind == "advisory":
         indexes = list(load_indexes(settings))

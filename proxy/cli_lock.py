@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from proxy.audit.pylock import LockError, build_pylock, select_locked
 from proxy.cli_log import run_on_fetch_log
 from proxy.settings import Settings, SettingsError, load_settings
 from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
@@ -46,6 +45,8 @@ async def lock_records(store: FetchLogStore, build: str) -> list[FetchRecord]:
 
 
 def lock_command(args: argparse.Namespace) -> int:
+    from proxy.audit.pylock import LockError, build_pylock, select_locked  # packaging.pylock
+
     try:
         settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
         root = base_url(settings, args.url)

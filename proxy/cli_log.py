@@ -20,10 +20,13 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from proxy.settings import SettingsError, load_settings
 from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
+
+if TYPE_CHECKING:
+    from proxy.sbom import Advisories
 from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log, sqlite_path, utc
 
 _T = TypeVar("_T")
@@ -90,14 +93,16 @@ def render_sbom(
     *,
     name: str,
     namespace_base: str = DEFAULT_NAMESPACE_BASE,
+    advisories: Advisories | None = None,
 ) -> str:
-    """Validated SBOM text; CPU-bound (schema validation), so async callers use a thread."""
-    # Imported here: the schema validators take seconds to import and `pipgate serve`,
-    # `pipgate log` never need them.
+    """SBOM text; CPU-bound, so async callers use a thread. ``advisories`` (CycloneDX
+    only) lists the vulnerabilities known at export time."""
+    # Imported here: the SBOM libraries take most of a second to import and `pipgate
+    # serve`, `pipgate log` never need them.
     from proxy.sbom import build_cyclonedx, build_spdx
 
     if fmt == "cyclonedx":
-        return build_cyclonedx(records, name=name)
+        return build_cyclonedx(records, name=name, advisories=advisories)
     if fmt == "spdx":
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "slice"
         namespace = f"{namespace_base.rstrip('/')}/{slug}-{uuid.uuid4()}"
@@ -111,6 +116,7 @@ async def sbom_for_query(
     fmt: str,
     *,
     namespace_base: str = DEFAULT_NAMESPACE_BASE,
+    advisories: Advisories | None = None,
 ) -> str:
     """The SBOM of the artifacts served in ``query``'s slice (``fmt``: cyclonedx or spdx).
 
@@ -122,7 +128,7 @@ async def sbom_for_query(
     records = await sbom_records(store, query)
     name = describe_query(query)
     return await asyncio.to_thread(
-        render_sbom, records, fmt, name=name, namespace_base=namespace_base
+        render_sbom, records, fmt, name=name, namespace_base=namespace_base, advisories=advisories
     )
 
 
@@ -147,6 +153,11 @@ def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     sbom.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
     sbom.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="file to write (default: stdout)"
+    )
+    sbom.add_argument(
+        "--no-vulnerabilities",
+        action="store_true",
+        help="leave out the CycloneDX vulnerabilities (skips loading the OSV data)",
     )
     sbom.set_defaults(handler=sbom_command, project=None)
 
@@ -254,13 +265,15 @@ def _table_row(record: FetchRecord) -> list[str]:
 
 
 def sbom_command(args: argparse.Namespace) -> int:
+    from policies.osv_source import OsvSourceError
     from proxy.sbom import SbomError, select_artifacts  # lazily: see render_sbom
 
     query = _query(args)
     try:
+        advisories = None if args.no_vulnerabilities else _advisories(args)
         records = run_on_fetch_log(args, lambda store: sbom_records(store, query))
-        text = render_sbom(records, args.fmt, name=describe_query(query))
-    except (SettingsError, StorageError, SbomError, ValueError) as error:
+        text = render_sbom(records, args.fmt, name=describe_query(query), advisories=advisories)
+    except (SettingsError, StorageError, SbomError, OsvSourceError, ValueError) as error:
         return _fail(error)
     count = len(select_artifacts(records))
     if count == 0:
@@ -275,6 +288,18 @@ def sbom_command(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"pipgate: wrote {count} component(s) to {args.output}", file=sys.stderr)
     return 0
+
+
+def _advisories(args: argparse.Namespace) -> Advisories | None:
+    """The configured OSV data as the SBOM's advisory lookup; ``None`` without any."""
+    if args.fmt != "cyclonedx":
+        return None
+    from proxy.audit.impact import advisories_for_sbom
+    from proxy.cli_osv import load_indexes
+
+    settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+    indexes = load_indexes(settings)
+    return advisories_for_sbom(indexes) if indexes else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

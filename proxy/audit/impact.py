@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -21,14 +22,19 @@ from policies.osv_ranges import parse_version
 from storage.base import FetchLogStore, FetchQuery, FetchRecord
 from storage.fetchlog_sql import utc
 
+if TYPE_CHECKING:
+    from proxy.sbom import Advisories, Artifact
+
 __all__ = [
     "Fetch",
     "Impact",
     "ImpactError",
     "ImpactedFile",
     "Target",
+    "advisories_for_sbom",
     "find_advisories",
     "impact_of",
+    "known_advisories",
     "parse_target",
     "served_files",
 ]
@@ -145,6 +151,31 @@ def served_files(
         first = found[0]
         files.append(ImpactedFile(first.project or "", first.version, filename, sha256, fetches))
     return tuple(sorted(files, key=lambda i: (i.project, i.filename)))
+
+
+def known_advisories(
+    indexes: Sequence[OsvIndex], name: str, version: str | None, sha256: str | None
+) -> tuple[Advisory, ...]:
+    """Every advisory the data has for this file, whatever a policy would decide on it."""
+    found: dict[str, Advisory] = {}
+    parsed = parse_version(version) if version else None
+    for index in indexes:
+        by_hash = index.malicious_file(sha256) if sha256 else None
+        if by_hash is not None:
+            found[by_hash.id] = by_hash
+        if parsed is not None:
+            for match in index.matches(canonicalize_name(name), parsed):
+                found[match.advisory.id] = match.advisory
+    return tuple(found[key] for key in sorted(found))
+
+
+def advisories_for_sbom(indexes: Sequence[OsvIndex]) -> Advisories:
+    """``proxy.sbom``'s advisory lookup over the loaded OSV data."""
+
+    def lookup(artifact: Artifact) -> tuple[Advisory, ...]:
+        return known_advisories(indexes, artifact.name, artifact.version, artifact.sha256)
+
+    return lookup
 
 
 def find_advisories(index: OsvIndex, wanted: str) -> tuple[Advisory, ...]:
