@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     from proxy.cli_impact import add_impact_command
     from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
+    from proxy.cli_osv_bundle import add_bundle_command
     from proxy.cli_policies import add_policy_commands
     from proxy.cli_scan import add_scan_command
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_log_commands(subparsers)
     add_lock_command(subparsers)
     add_impact_command(subparsers)
+    add_bundle_command(subparsers)
     add_scan_command(subparsers)
     return parser
 
