@@ -17,9 +17,19 @@ import pytest
 from packaging.pylock import Pylock
 
 from storage.base import FetchQuery
+from tests.support.attestations import FIXTURES, GITHUB_DIST, GITHUB_PUBLISHER, read
 from tests.support.builders import build_wheel
 from tests.support.clients import make_venv, pip_install, uv_install
-from tests.support.e2e import fetch_rows, gate_settings, http_get, production_trust_root
+from tests.support.e2e import (
+    build_index,
+    dist_rows,
+    fetch_rows,
+    gate_settings,
+    http_get,
+    output,
+    pip_download,
+    production_trust_root,
+)
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.fetchlog_records import REPO, clean_environ
 from tests.support.pipgate_server import PipgateServer
@@ -27,6 +37,7 @@ from tests.support.pipgate_server import PipgateServer
 pytestmark = pytest.mark.clients
 
 UPLOADED = dt.datetime(2099, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+GENUINE = read(f"{GITHUB_DIST}.provenance")
 
 
 @dataclass(frozen=True)
@@ -132,3 +143,27 @@ def test_unknown_builds_and_missing_labels_are_clear_errors(build: Build) -> Non
 def _filenames(lock: Path) -> list[str]:
     document = tomllib.loads(lock.read_text())
     return [w["name"] for p in document["packages"] for w in p.get("wheels", [])]
+
+
+def test_a_verified_attestation_becomes_the_package_s_attestation_identity(
+    tmp_path: Path,
+) -> None:
+    trust_root = production_trust_root(tmp_path / "sigstore")
+    with FakeUpstream() as up:
+        up.add_file("pypi-attestations", FIXTURES / GITHUB_DIST, provenance_bytes=GENUINE)
+        settings = gate_settings(tmp_path, up.url, None, trust_root)
+        with PipgateServer(settings) as server:
+            fetched = pip_download(tmp_path, build_index(server, "ci-attest"), "pypi-attestations")
+            assert fetched.returncode == 0, output(fetched)
+            (row,) = dist_rows(server, "ci-attest")
+            assert row.attestation == f"verified:{GITHUB_PUBLISHER}"
+
+            answer = http_get(f"{server.url}/-/lock?build=ci-attest")
+
+    assert answer.status == 200, answer
+    (package,) = Pylock.from_dict(tomllib.loads(answer.text)).packages
+    assert package.sdist is not None
+    assert package.sdist.name == GITHUB_DIST
+    assert package.attestation_identities == [
+        {"kind": "GitHub", "repository": "trailofbits/pypi-attestations", "workflow": "release.yml"}
+    ]
