@@ -30,9 +30,13 @@ from packaging.utils import NormalizedName
 from policies.base import ArtifactInfo, Option, PolicyEnvironment, PolicyError, Verdict
 from policies.changes import Announce, InputChange
 from policies.osv_changes import OsvJudge, OsvUpdate, changed_projects
-from policies.osv_db import Advisory, Match, OsvIndex, Severity
+from policies.osv_db import Match, OsvIndex
 from policies.osv_options import OSV_OPTIONS, parse_source
 from policies.osv_ranges import parse_version
+from policies.osv_reasons import summary as _summary
+from policies.osv_reasons import version_text as _version_text
+from policies.osv_reasons import vulnerable_reason as _vulnerable_reason
+from policies.osv_severity import Severity
 from policies.osv_source import OsvSource, OsvSourceError
 from proxy.model import DistFile, ProjectPage
 
@@ -281,42 +285,3 @@ class OsvPolicy:
             "load it); refusing until it is"
         )
         return Verdict.deny(self.name, reason)
-
-
-def _vulnerable_reason(name: str, version: str, matches: list[Match]) -> str:
-    listed = ", ".join(
-        f"{m.advisory.id} ({_severity(m.advisory)}; "
-        + (f"fixed in {m.fixed})" if m.fixed is not None else "no fix known)")
-        for m in matches
-    )
-    fixes = [m.fixed for m in matches if m.fixed is not None]
-    unfixed = [m.advisory.id for m in matches if m.fixed is None]
-    if not fixes:
-        advice = "no fixed release is known; pick another version or list the ids in `ignore`"
-    else:
-        advice = f"upgrade to >={max(fixes)}"
-        if unfixed:
-            advice += f" (no fix is known yet for {', '.join(unfixed)})"
-    return f"{name} {version} has known vulnerabilities {listed}: {advice}"
-
-
-def _severity(advisory: Advisory) -> str:
-    if advisory.severity is Severity.UNKNOWN:
-        return "severity unknown"
-    return advisory.severity.upper()
-
-
-def _summary(advisory: Advisory) -> str:
-    return advisory.summary.rstrip(".") or "reported as malicious"
-
-
-def _version_text(filename: str) -> str | None:
-    """The version part of a wheel or sdist filename, without parsing it (a hot path)."""
-    if filename.endswith(".whl"):
-        parts = filename.split("-")
-        return parts[1] if len(parts) in (5, 6) else None
-    for suffix in (".tar.gz", ".zip"):
-        if filename.endswith(suffix):
-            _, sep, version = filename[: -len(suffix)].rpartition("-")
-            return version if sep else None
-    return None

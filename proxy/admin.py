@@ -98,7 +98,8 @@ _SBOM_TYPES = {
 
 async def sbom_endpoint(request: Request) -> Response:
     """``GET /-/sbom?build=L&format=cyclonedx|spdx`` (+ client, user, since, until)."""
-    from proxy.cli_log import parse_time, sbom_for_query
+    from proxy.audit.sbom_export import sbom_for_query
+    from proxy.cli_log import parse_time
     from proxy.sbom import SbomError
 
     state: AppState = request.app.state.pipgate

@@ -13,8 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from proxy.admin import forbidden, is_admin
-from proxy.audit.pylock import LockError, build_pylock, select_locked
-from proxy.cli_lock import lock_records
+from proxy.audit.pylock import LockError, build_pylock, lock_records, select_locked
 from proxy.routes import public_root
 from proxy.state import AppState
 from storage.base import StorageError

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from proxy.cli_log import run_on_fetch_log
 from proxy.settings import Settings, SettingsError, load_settings
-from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
+from storage.base import StorageError
 
-__all__ = ["add_lock_command", "base_url", "lock_records"]
+__all__ = ["add_lock_command", "base_url"]
 
 
 def add_lock_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,13 +39,9 @@ def base_url(settings: Settings, explicit: str | None = None) -> str:
     return root.rstrip("/") + "/"
 
 
-async def lock_records(store: FetchLogStore, build: str) -> list[FetchRecord]:
-    await store.flush()
-    return await store.query(FetchQuery(build=build, kinds=("dist",)))
-
-
 def lock_command(args: argparse.Namespace) -> int:
-    from proxy.audit.pylock import LockError, build_pylock, select_locked  # packaging.pylock
+    # packaging.pylock: imported for this command only
+    from proxy.audit.pylock import LockError, build_pylock, lock_records, select_locked
 
     try:
         settings = load_settings(args.config, overrides={"data_dir": args.data_dir})

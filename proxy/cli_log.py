@@ -17,16 +17,20 @@ import datetime as dt
 import json
 import re
 import sys
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
+from proxy.audit.sbom_export import (
+    FORMATS,
+    describe_query,
+    render_sbom,
+    sbom_for_query,
+    sbom_records,
+    stamp,
+)
 from proxy.settings import SettingsError, load_settings
 from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
-
-if TYPE_CHECKING:
-    from proxy.sbom import Advisories
 from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log, sqlite_path, utc
 
 _T = TypeVar("_T")
@@ -34,9 +38,6 @@ _AGE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TIME_HELP = "ISO 8601 date/datetime (UTC unless it has an offset) or an age: 30m, 2h, 7d, 2w"
 DEFAULT_LOG_LIMIT = 1000
-FORMATS = ("cyclonedx", "spdx")
-DEFAULT_NAMESPACE_BASE = "https://spdx.pipgate.invalid/sbom"
-"""SPDX document namespaces must be unique URIs; ``.invalid`` (RFC 2606) never resolves."""
 
 
 def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
@@ -57,79 +58,6 @@ def _time_arg(text: str) -> dt.datetime:
         return parse_time(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
-
-
-def describe_query(query: FetchQuery) -> str:
-    """The SBOM's subject: the build label, or a description of the slice."""
-    if query.build is not None:
-        return query.build
-    parts = [
-        f"{label}={value}"
-        for label, value in (
-            ("project", query.project),
-            ("client", query.client),
-            ("user", query.user),
-            ("since", _stamp(query.since)),
-            ("until", _stamp(query.until)),
-        )
-        if value is not None
-    ]
-    return "pipgate fetches " + (" ".join(parts) if parts else "(all)")
-
-
-def _stamp(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def sbom_records(store: FetchLogStore, query: FetchQuery) -> list[FetchRecord]:
-    """Every artifact row of the slice, including rows still queued for the writer."""
-    await store.flush()
-    return await store.query(dataclasses.replace(query, kinds=("dist",), limit=None))
-
-
-def render_sbom(
-    records: Sequence[FetchRecord],
-    fmt: str,
-    *,
-    name: str,
-    namespace_base: str = DEFAULT_NAMESPACE_BASE,
-    advisories: Advisories | None = None,
-) -> str:
-    """SBOM text; CPU-bound, so async callers use a thread. ``advisories`` (CycloneDX
-    only) lists the vulnerabilities known at export time."""
-    # Imported here: the SBOM libraries take most of a second to import and `pipgate
-    # serve`, `pipgate log` never need them.
-    from proxy.sbom import build_cyclonedx, build_spdx
-
-    if fmt == "cyclonedx":
-        return build_cyclonedx(records, name=name, advisories=advisories)
-    if fmt == "spdx":
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "slice"
-        namespace = f"{namespace_base.rstrip('/')}/{slug}-{uuid.uuid4()}"
-        return build_spdx(records, name=name, namespace=namespace)
-    raise ValueError(f"unknown SBOM format {fmt!r}: expected one of {', '.join(FORMATS)}")
-
-
-async def sbom_for_query(
-    store: FetchLogStore,
-    query: FetchQuery,
-    fmt: str,
-    *,
-    namespace_base: str = DEFAULT_NAMESPACE_BASE,
-    advisories: Advisories | None = None,
-) -> str:
-    """The SBOM of the artifacts served in ``query``'s slice (``fmt``: cyclonedx or spdx).
-
-    Raises ``ValueError`` for an unknown format, ``StorageError`` if the log cannot be
-    read and ``SbomError`` if the document fails its schema validation.
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown SBOM format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    records = await sbom_records(store, query)
-    name = describe_query(query)
-    return await asyncio.to_thread(
-        render_sbom, records, fmt, name=name, namespace_base=namespace_base, advisories=advisories
-    )
 
 
 def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -257,7 +185,7 @@ def format_table(records: Sequence[FetchRecord]) -> str:
 
 def _table_row(record: FetchRecord) -> list[str]:
     values = record_json(record)
-    values["time"] = _stamp(record.time)
+    values["time"] = stamp(record.time)
     values["verdicts"] = ",".join(f"{v.get('policy')}:{v.get('decision')}" for v in record.verdicts)
     return [
         "-" if values[c] in (None, "") else str(values[c]) for c in (*_TABLE_COLUMNS, *_TABLE_TAIL)
@@ -266,11 +194,12 @@ def _table_row(record: FetchRecord) -> list[str]:
 
 def sbom_command(args: argparse.Namespace) -> int:
     from policies.osv_source import OsvSourceError
+    from proxy.cli_osv import sbom_advisories
     from proxy.sbom import SbomError, select_artifacts  # lazily: see render_sbom
 
     query = _query(args)
     try:
-        advisories = None if args.no_vulnerabilities else _advisories(args)
+        advisories = None if args.no_vulnerabilities else sbom_advisories(args)
         records = run_on_fetch_log(args, lambda store: sbom_records(store, query))
         text = render_sbom(records, args.fmt, name=describe_query(query), advisories=advisories)
     except (SettingsError, StorageError, SbomError, OsvSourceError, ValueError) as error:
@@ -288,18 +217,6 @@ def sbom_command(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"pipgate: wrote {count} component(s) to {args.output}", file=sys.stderr)
     return 0
-
-
-def _advisories(args: argparse.Namespace) -> Advisories | None:
-    """The configured OSV data as the SBOM's advisory lookup; ``None`` without any."""
-    if args.fmt != "cyclonedx":
-        return None
-    from proxy.audit.impact import advisories_for_sbom
-    from proxy.cli_osv import load_indexes
-
-    settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
-    indexes = load_indexes(settings)
-    return advisories_for_sbom(indexes) if indexes else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

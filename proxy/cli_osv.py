@@ -7,12 +7,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from policies.engine import policy_tables
-from proxy.settings import Settings
+from proxy.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from policies.osv_db import OsvIndex
+    import argparse
 
-__all__ = ["load_indexes", "osv_locations"]
+    from policies.osv_db import OsvIndex
+    from proxy.sbom import Advisories
+
+__all__ = ["load_indexes", "osv_locations", "sbom_advisories"]
 
 
 def osv_locations(settings: Settings) -> list[str]:
@@ -39,3 +42,14 @@ def load_indexes(settings: Settings) -> list[OsvIndex]:
             raise OsvSourceError(f"OSV data of {location} is not at {path} (has the server run?)")
         indexes.append(read_index(path, location))
     return indexes
+
+
+def sbom_advisories(args: argparse.Namespace) -> Advisories | None:
+    """``pipgate sbom``'s advisory lookup over the configured OSV data (CycloneDX only)."""
+    if args.fmt != "cyclonedx":
+        return None
+    from proxy.audit.impact import advisories_for_sbom
+
+    settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
+    indexes = load_indexes(settings)
+    return advisories_for_sbom(indexes) if indexes else None

@@ -20,9 +20,16 @@ from packaging.utils import canonicalize_name
 
 from proxy.audit.toml_text import table_lines, top_lines
 from proxy.model import filename_project, filename_version, parse_upload_time
-from storage.base import FetchRecord
+from storage.base import FetchLogStore, FetchQuery, FetchRecord
 
-__all__ = ["LockError", "LockedFile", "build_pylock", "identity_table", "select_locked"]
+__all__ = [
+    "LockError",
+    "LockedFile",
+    "build_pylock",
+    "identity_table",
+    "lock_records",
+    "select_locked",
+]
 
 VERIFIED_PREFIX = "verified:"
 _KINDS = {"github": "GitHub", "gitlab": "GitLab", "google": "Google", "circleci": "CircleCI"}
@@ -54,6 +61,12 @@ class Selection:
     files: list[LockedFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Why something fetched is not in the lock (older candidates, legacy formats)."""
+
+
+async def lock_records(store: FetchLogStore, build: str) -> list[FetchRecord]:
+    """The build's distribution rows, including those still queued for the writer."""
+    await store.flush()
+    return await store.query(FetchQuery(build=build, kinds=("dist",)))
 
 
 def identity_table(publisher: str) -> dict[str, str] | None:
