@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
 from proxy import admin, admin_audit, admin_changes
+from proxy.access_log import AccessLog
 from proxy.alerts.delivery import Webhook, WebhookSender
 from proxy.alerts.service import AlertService
 from proxy.attestations import shared_verifier
@@ -28,6 +29,7 @@ from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
 from proxy.invalidation import Invalidations, drop_rendered
 from proxy.json_routes import json_api_routes
+from proxy.line_sink import LineSink
 from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
 from proxy.outbound import allowed_hosts, create_session, outbound_from
@@ -45,7 +47,8 @@ from storage.generation import SharedGeneration
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, access_sink: LineSink | None = None) -> Starlette:
+    """``access_sink``: where access-log lines go (default: stdout, in batches)."""
     app = Starlette(
         routes=all_routes(
             [*admin.routes(), *admin_changes.routes(), *admin_audit.routes()],
@@ -57,6 +60,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     # Warm pages skip the framework; everything else goes through Starlette's stack.
     app.add_middleware(WarmPages, state_holder=app)
+    if settings.access_log != "off":
+        # Added last, so outermost: the fast path's answers are logged too.
+        app.add_middleware(AccessLog, fmt=settings.access_log, sink=access_sink or LineSink())
     return app
 
 

@@ -29,6 +29,7 @@ from proxy.audit.sbom_export import (
     sbom_records,
     stamp,
 )
+from proxy.cli_pipes import quiet_on_broken_pipe
 from proxy.settings import SettingsError, load_settings
 from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log, sqlite_path, utc
@@ -224,8 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pipgate")
     add_log_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 __all__ = [
