@@ -1,13 +1,12 @@
 """Operator endpoints under ``/-/`` and ``/metrics``: policy reload, SBOM export, metrics.
 
-Reachable from loopback, or from anywhere with ``Authorization: Bearer <admin_token>``
-when an admin token is configured.
+Who may reach them is decided by ``proxy.auth_gate`` (admin role; loopback too with
+``auth = "off"``), which marks the request ``pipgate.admin``; each endpoint checks the mark,
+so a route mounted without the gate refuses everyone.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 
 from starlette.requests import Request
@@ -23,24 +22,12 @@ from storage.base import FetchQuery, StorageError
 logger = logging.getLogger(__name__)
 
 
-def is_admin(request: Request, token: str | None) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return True
-    except ValueError:
-        pass
-    if token is None:
-        return False
-    supplied = request.headers.get("authorization", "")
-    return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+def is_admin(request: Request) -> bool:
+    return request.scope.get("pipgate.admin") is True
 
 
 def _forbidden() -> Response:
-    return PlainTextResponse(
-        "admin endpoints answer loopback clients, or a Bearer admin token when one is set\n",
-        status_code=403,
-    )
+    return PlainTextResponse("admin endpoints need the admin role\n", status_code=403)
 
 
 async def reload_policies(state: AppState, *, broadcast: bool = True) -> str:
@@ -76,7 +63,7 @@ async def follow_other_replicas(state: AppState) -> None:
 
 async def reload_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
-    if not is_admin(request, state.settings.admin_token):
+    if not is_admin(request):
         return _forbidden()
     try:
         message = await reload_policies(state)
@@ -97,7 +84,7 @@ async def sbom_endpoint(request: Request) -> Response:
     from proxy.sbom import SbomError
 
     state: AppState = request.app.state.pipgate
-    if not is_admin(request, state.settings.admin_token):
+    if not is_admin(request):
         return _forbidden()
     params = request.query_params
     fmt = params.get("format", "cyclonedx")
@@ -128,7 +115,7 @@ async def sbom_endpoint(request: Request) -> Response:
 
 async def metrics_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
-    if not is_admin(request, state.settings.admin_token):
+    if not is_admin(request):
         return _forbidden()
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 

@@ -18,11 +18,16 @@ from starlette.applications import Starlette
 from policies.engine import PolicyEngine
 from proxy import admin
 from proxy.attestations import shared_verifier
+from proxy.auth_gate import AuthGate, exposure_warning
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
+from proxy.identity.authenticator import Authenticator, IdentityConfig
+from proxy.identity.model import AuthMode
+from proxy.identity.proxies import parse_networks
+from proxy.identity.store import TokenStore
 from proxy.json_routes import json_api_routes
 from proxy.metrics import Metrics
 from proxy.outbound import allowed_hosts, create_session
@@ -47,7 +52,20 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     # Warm pages skip the framework; everything else goes through Starlette's stack.
     app.add_middleware(WarmPages, state_holder=app)
+    # Added last, so outermost: no request, warm page or not, passes without authentication.
+    app.add_middleware(AuthGate, state_holder=app, mode=AuthMode(settings.auth))
     return app
+
+
+def identity_config(settings: Settings) -> IdentityConfig:
+    return IdentityConfig(
+        mode=AuthMode(settings.auth),
+        admin_token=settings.admin_token,
+        trusted_proxy_header=settings.trusted_proxy_header,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        max_failures=settings.auth_max_failures,
+        failure_window=settings.auth_failure_window,
+    )
 
 
 @asynccontextmanager
@@ -62,7 +80,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         session = create_session(settings, allowed_hosts(settings))
         stack.push_async_callback(session.close)
         upstream = build_upstream(settings, session)
-        metrics = Metrics()
+        metrics = Metrics(max_users=settings.metrics_users)
         downloads = DownloadManager(upstream, stores.blobs, stores.locks)
         downloads.observe = metrics.observe_upstream
         stack.push_async_callback(downloads.aclose)
@@ -91,7 +109,12 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
+            identity=Authenticator(identity_config(settings), TokenStore(stores.state)),
         )
+        if (warning := exposure_warning(settings.host, AuthMode(settings.auth))) is not None:
+            logger.warning("%s", warning)
+        revocations = asyncio.create_task(state.identity.follow_revocations())
+        stack.callback(revocations.cancel)
         app.state.pipgate = state
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))

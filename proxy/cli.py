@@ -1,4 +1,4 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, token."""
 
 from __future__ import annotations
 
@@ -77,9 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(subparsers)
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
+    from proxy.cli_token import add_token_commands
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_token_commands(subparsers)
     return parser
 
 

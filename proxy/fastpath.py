@@ -57,7 +57,8 @@ class WarmPages:
             return False
         status = await _send(send, rendered, headers)
         client = scope.get("client")
-        ctx = RequestContext(client=client[0] if client else "", build=label)
+        user = scope.get("pipgate.user")  # set by the AuthGate outside this middleware
+        ctx = RequestContext(client=client[0] if client else "", build=label, user=user)
         ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
         await record_fetch(state, ctx, "page", name, status)
         return True

@@ -19,11 +19,24 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-class Metrics:
-    """One registry per app, so tests and several apps in one process never collide."""
+OTHER_USERS = "(other)"
+"""The ``user`` label of every user past the first ``max_users``."""
+ANONYMOUS_USER = "(anonymous)"
 
-    def __init__(self) -> None:
+
+class Metrics:
+    """One registry per app, so tests and several apps in one process never collide.
+
+    Requests by user are opt-in and bounded (``max_users``, setting ``metrics_users``): the
+    first N users a process serves get their own label, every later one counts under
+    ``(other)``, so the number of series never grows with the number of users.
+    """
+
+    def __init__(self, max_users: int = 0) -> None:
         self.registry = CollectorRegistry()
+        self._max_users = max_users
+        self._labelled_users: set[str] = set()
+        self._auth_children: dict[str, Counter] = {}
         self.requests = Counter(
             "pipgate_requests", "Served requests", ["kind", "status"], registry=self.registry
         )
@@ -49,8 +62,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.auth = Counter(
+            "pipgate_auth", "Authentication outcomes", ["outcome"], registry=self.registry
+        )
+        self.user_requests = Counter(
+            "pipgate_user_requests", "Served requests by user", ["user"], registry=self.registry
+        )
+
     def observe_fetch(self, record: FetchRecord, verdicts: Sequence[Verdict]) -> None:
         self.requests.labels(record.kind, str(record.status)).inc()
+        if self._max_users:
+            self.user_requests.labels(self._user_label(record.user)).inc()
         if record.cache:
             self.cache.labels(record.kind, record.cache).inc()
         if record.size and record.status in (200, 206) and record.kind != "page":
@@ -60,6 +82,24 @@ class Metrics:
             self.verdicts.labels(verdict.policy, decision).inc()
         if record.attestation:
             self.attestations.labels(record.attestation.split(":", 1)[0]).inc()
+
+    def _user_label(self, user: str | None) -> str:
+        if user is None:
+            return ANONYMOUS_USER
+        if user in self._labelled_users:
+            return user
+        if len(self._labelled_users) < self._max_users:
+            self._labelled_users.add(user)
+            return user
+        return OTHER_USERS
+
+    def observe_auth(self, outcome: str) -> None:
+        """``token``, ``admin_token``, ``proxy``, ``anonymous`` or a refusal (``invalid`` ...)."""
+        # Once per request on the warm path: labels() takes a lock and builds a tuple each time.
+        child = self._auth_children.get(outcome)
+        if child is None:
+            child = self._auth_children[outcome] = self.auth.labels(outcome)
+        child.inc()
 
     def observe_upstream(self, upstream: str, outcome: str, seconds: float) -> None:
         self.upstream_latency.labels(upstream, outcome).observe(seconds)

@@ -5,6 +5,7 @@ what was expected)."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -111,6 +112,36 @@ def url_of(*schemes: str) -> Callable[[object], str]:
         return url
 
     return convert
+
+
+def one_of(*choices: str) -> Callable[[object], str]:
+    def convert(value: object) -> str:
+        text = to_str(value).strip().lower()
+        if text not in choices:
+            raise ValueError
+        return text
+
+    return convert
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
+
+
+def header_name(value: object) -> str | None:
+    name = to_str(value).strip()
+    if not name:
+        return None
+    if not _HEADER_NAME.match(name) or name.lower() in {"authorization", "host", "cookie"}:
+        raise ValueError
+    return name
+
+
+def networks(value: object) -> tuple[str, ...]:
+    """IP addresses and networks, kept as given after checking each one parses."""
+    entries = to_hosts(value)
+    for entry in entries:
+        ipaddress.ip_network(entry, strict=False)
+    return entries
 
 
 def log_level(value: object) -> str:

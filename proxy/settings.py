@@ -14,7 +14,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,8 +82,19 @@ class Settings:
     fetchlog_url: str = ""
     """Fetch log: empty = SQLite in the data dir; ``postgresql://...`` for PostgreSQL."""
     log_retention_days: int = 365
-    admin_token: str | None = None
-    """Bearer token for ``/-/`` admin endpoints from non-loopback clients; unset = loopback only."""
+    admin_token: str | None = field(default=None, repr=False)
+    """An admin credential (Bearer, or the Basic password) for ``/-/`` and ``/metrics``."""
+    auth: str = "off"
+    """``off``, ``optional`` or ``required``: who may use the index (docs/auth.md)."""
+    trusted_proxy_header: str | None = None
+    """A header naming the user (``X-Forwarded-User``), believed from ``trusted_proxies`` only."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses and networks of the reverse proxies allowed to send ``trusted_proxy_header``."""
+    auth_max_failures: int = 10
+    """Failed authentications per client address within ``auth_failure_window`` before 429."""
+    auth_failure_window: float = 60.0
+    metrics_users: int = 0
+    """Users with their own label in ``pipgate_user_requests`` (the first N seen); 0 = none."""
     trust_root: Path | None = None
     """A sigstore ``trusted_root.json`` to verify against instead of the bundled one."""
     refresh_trust_root: bool = False
@@ -127,6 +138,12 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "fetchlog_url": (v.url_of("sqlite", "postgresql", "postgres"), "empty or a postgresql:// URL"),
     "log_retention_days": (v.in_range(v.to_int, 0), "an integer >= 0 (0 keeps everything)"),
     "admin_token": (v.to_opt_str, "a string"),
+    "auth": (v.one_of("off", "optional", "required"), "one of off, optional, required"),
+    "trusted_proxy_header": (v.header_name, "an HTTP header name such as X-Forwarded-User"),
+    "trusted_proxies": (v.networks, "a list of IP addresses or networks (comma-separated)"),
+    "auth_max_failures": (v.in_range(v.to_int, 1), "an integer of at least 1"),
+    "auth_failure_window": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "metrics_users": (v.in_range(v.to_int, 0, 1000), "an integer from 0 to 1000"),
     "trust_root": (v.to_opt_path, "a path to a sigstore trusted_root.json"),
     "refresh_trust_root": (v.to_bool, "true or false"),
     "log_level": (v.log_level, "one of critical, error, warning, info, debug"),

@@ -146,6 +146,21 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[KeyValueStore]:
+    """Only the shared state store, where ``open_stores`` puts it: for commands (``pipgate
+    token``) that must see what the running replicas see and need nothing else."""
+    async with AsyncExitStack() as stack:
+        if urlsplit(settings.cache_url).scheme in ("redis", "rediss"):
+            from storage.redis import RedisKeyValueStore  # only when configured
+
+            state = RedisKeyValueStore(settings.cache_url, prefix=f"{REDIS_PREFIX}state:")
+            stack.push_async_callback(state.aclose)
+            yield state
+        else:
+            yield await _open_kv(settings.data_dir / "state", stack)
+
+
+@asynccontextmanager
 async def open_fetchlog(settings: Settings) -> AsyncIterator[ManagedFetchLog]:
     """The fetch log ``fetchlog_url`` names, started; queued rows are committed on exit."""
     log = open_fetch_log(settings.fetchlog_url, settings.data_dir)
@@ -156,4 +171,12 @@ async def open_fetchlog(settings: Settings) -> AsyncIterator[ManagedFetchLog]:
         await log.aclose()
 
 
-__all__ = ["REDIS_PREFIX", "Stores", "blob_root", "open_fetchlog", "open_stores", "s3_location"]
+__all__ = [
+    "REDIS_PREFIX",
+    "Stores",
+    "blob_root",
+    "open_fetchlog",
+    "open_state",
+    "open_stores",
+    "s3_location",
+]
