@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
     from proxy.settings import Settings
+    from proxy.workflow.runtime import Workflow
     from storage.base import FetchLogStore
     from storage.factory import Stores
     from storage.generation import SharedGeneration
@@ -37,3 +38,5 @@ class AppState:
     """The policy generation shared by every replica: a reload on one reaches all."""
     identity: Authenticator
     """Tokens in the shared state, verified-token cache, failure limiter (docs/auth.md)."""
+    workflow: Workflow | None = None
+    """Waivers and the quarantine queue in the shared state (``proxy.workflow``)."""
