@@ -1,4 +1,5 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom, token."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, token, waiver,
+quarantine."""
 
 from __future__ import annotations
 
@@ -77,11 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(subparsers)
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
+    from proxy.cli_quarantine import add_quarantine_commands
     from proxy.cli_token import add_token_commands
+    from proxy.cli_waiver import add_waiver_commands
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
     add_token_commands(subparsers)
+    add_waiver_commands(subparsers)
+    add_quarantine_commands(subparsers)
     return parser
 
 

@@ -135,7 +135,7 @@ class Workflow:
                 hold.reason, now,
             )  # fmt: skip
             await self.store.hold(item, SYSTEM_ACTOR, now)
-            logger.warning("held for review: %s (policy %s)", item.subject, hold.policy)
+            logger.info("held for review: %s (policy %s)", item.subject, hold.policy)
         await self.refresh()
 
     # -- admin actions -------------------------------------------------------------------
@@ -156,7 +156,7 @@ class Workflow:
             expires,
         )  # fmt: skip
         stored = await self.store.add_waiver(waiver, now)
-        logger.warning(
+        logger.info(
             "waiver %d by %s: %s, policy %s, until %s: %s",
             stored.waiver_id, actor, stored.scope, policy or "*", expires.isoformat(), reason,
         )  # fmt: skip
@@ -171,7 +171,7 @@ class Workflow:
         if view.status(self.clock()) is WaiverStatus.REMOVED:
             raise WorkflowError(f"waiver {waiver_id} was already removed")
         await self.store.append(Kind.WAIVER, waiver_id, Action.REMOVED, actor, reason, self.clock())
-        logger.warning("waiver %d removed by %s: %s", waiver_id, actor, reason)
+        logger.info("waiver %d removed by %s: %s", waiver_id, actor, reason)
         await self.refresh()
         return self._waiver_view(waiver_id)
 
@@ -191,7 +191,7 @@ class Workflow:
             raise WorkflowError(f"quarantine item {item_id} is already {target.value}")
         now = self.clock()
         await self.store.append(Kind.QUARANTINE, item_id, action, actor, reason, now)
-        logger.warning("quarantine item %d %s by %s: %s", item_id, action.value, actor, reason)
+        logger.info("quarantine item %d %s by %s: %s", item_id, action.value, actor, reason)
         await self.refresh()
         decided = self.snapshot.item_view(item_id)
         assert decided is not None  # it was there before the event
