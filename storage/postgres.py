@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from storage.base import FetchQuery, FetchRecord, StorageError
+from storage.fetchlog_reports import Dialect, report_indexes
 from storage.fetchlog_sql import (
     BATCH_MAX_ROWS,
     COLUMNS,
@@ -36,6 +38,7 @@ from storage.fetchlog_sql import (
 
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 _ACQUIRE_TIMEOUT = 10.0
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _SCHEMA_LOCK_KEY = 0x70697067  # "pipg": serialises CREATE ... IF NOT EXISTS across replicas
 
 
@@ -124,7 +127,7 @@ class PostgresFetchLog:
             + ("(time)" if column == "time" else f"({column}, time)")
             for column in INDEXED_COLUMNS
         ]
-        return [create, *indexes]
+        return [create, *indexes, *report_indexes(table, "'[]'::jsonb")]
 
     async def append(self, record: FetchRecord) -> None:
         self._enqueue(_Append(record))
@@ -164,6 +167,28 @@ class PostgresFetchLog:
         except _DB_ERRORS as error:
             raise StorageError(f"{self._name}: query failed: {error}") from error
         return [record_from_values(tuple(row)[1:], row["time"]) for row in rows]
+
+    @property
+    def dialect(self) -> Dialect:
+        return Dialect(
+            table=self._table,
+            placeholder=lambda i: f"${i}",
+            encode_time=utc,
+            decode_time=lambda value: utc(value) if isinstance(value, dt.datetime) else _EPOCH,
+            bucket=lambda seconds: f"floor(extract(epoch from time) / {seconds})::bigint",
+            bucket_start=lambda number, seconds: _EPOCH + dt.timedelta(seconds=number * seconds),
+            verdicts_text="verdicts::text",
+            verdicts_empty="'[]'::jsonb",
+        )
+
+    async def report_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]:
+        """Rows of a read-only report statement (``storage.fetchlog_reports``)."""
+        self._require_running()
+        try:
+            rows = await self._pool.fetch(sql, *params, timeout=_ACQUIRE_TIMEOUT * 6)
+        except _DB_ERRORS as error:
+            raise StorageError(f"{self._name}: report failed: {error}") from error
+        return [tuple(row) for row in rows]
 
     async def check(self) -> None:
         self._require_running()

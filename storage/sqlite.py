@@ -22,12 +22,14 @@ import datetime as dt
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 from storage.base import FetchQuery, FetchRecord, StorageError
+from storage.fetchlog_reports import Dialect, report_indexes
 from storage.fetchlog_sql import (
     BATCH_MAX_ROWS,
     COLUMNS,
@@ -54,6 +56,7 @@ _SCHEMA = (
         + (")" if column == "time" else ", time)")
         for column in INDEXED_COLUMNS
     ),
+    *report_indexes(_TABLE, "'[]'"),
 )
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS))
 _INSERT = f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
@@ -70,6 +73,12 @@ def _micros(moment: dt.datetime) -> int:
 
 def _from_micros(value: object) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=int(str(value)))
+
+
+_DIALECT = Dialect(
+    _TABLE, lambda _: "?", _micros, _from_micros, lambda seconds: f"(time / {seconds * 10**6})",
+    lambda number, seconds: _EPOCH + dt.timedelta(seconds=number * seconds), "verdicts", "'[]'",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -283,16 +292,29 @@ class SqliteFetchLog:
 
     def _select(self, query: FetchQuery) -> list[FetchRecord]:
         sql, params = select_statement(_TABLE, query, lambda _: "?", _micros)
+        rows = self._read(sql, params, "query")
+        return [record_from_values(row[1:], _from_micros(row[1])) for row in rows]
+
+    def _read(self, sql: str, params: Sequence[object], what: str) -> list[Sequence[object]]:
         try:
             conn = self._connect()
             try:
                 conn.execute("PRAGMA query_only = ON")
-                rows = conn.execute(sql, params).fetchall()
+                rows: list[Sequence[object]] = conn.execute(sql, list(params)).fetchall()
             finally:
                 conn.close()
         except sqlite3.Error as error:
-            raise StorageError(f"fetch log {self._path}: query failed: {error}") from error
-        return [record_from_values(row[1:], _from_micros(row[1])) for row in rows]
+            raise StorageError(f"fetch log {self._path}: {what} failed: {error}") from error
+        return rows
+
+    @property
+    def dialect(self) -> Dialect:
+        return _DIALECT
+
+    async def report_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]:
+        """Rows of a read-only report statement (``storage.fetchlog_reports``)."""
+        self._require_running()
+        return await asyncio.to_thread(self._read, sql, params, "report")
 
     def _probe(self) -> None:
         try:
