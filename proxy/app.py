@@ -20,6 +20,7 @@ from proxy import admin
 from proxy.attestations import shared_verifier
 from proxy.auth_gate import AuthGate, exposure_warning
 from proxy.caching import CachingRepository
+from proxy.console.routes import console_routes
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
@@ -36,6 +37,8 @@ from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
+from proxy.workflow.runtime import Workflow
+from storage.base import KeyValueStore
 from storage.factory import open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
 from storage.generation import SharedGeneration
@@ -45,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> Starlette:
     app = Starlette(
-        routes=all_routes(admin.routes(), index_extra=json_api_routes()),
+        routes=all_routes(admin.routes() + console_routes(), index_extra=json_api_routes()),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
@@ -97,6 +100,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = await stack.enter_async_context(
             PolicyEngine.running(settings, stores.state, session)
         )
+        renders = RenderCache()
+        workflow = await start_workflow(stores.state, renders, stack)
         state = AppState(
             settings=settings,
             session=session,
@@ -104,12 +109,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             engine=engine,
             caching=caching,
             downloads=downloads,
-            chain=EnforcingRepository(caching, engine, verifier),
-            renders=RenderCache(),
+            chain=EnforcingRepository(caching, engine, verifier, workflow),
+            renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
             identity=Authenticator(identity_config(settings), TokenStore(stores.state)),
+            workflow=workflow,
         )
         if (warning := exposure_warning(settings.host, AuthMode(settings.auth))) is not None:
             logger.warning("%s", warning)
@@ -121,6 +127,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stack.callback(follower.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
+
+
+async def start_workflow(
+    kv: KeyValueStore, renders: RenderCache, stack: AsyncExitStack
+) -> Workflow:
+    """Waivers and holds, followed on every replica; a change drops the rendered pages (all
+    of them: the render cache has no per-project invalidation yet)."""
+    workflow = Workflow(kv)
+    workflow.listen(lambda _projects: renders.clear())
+    await workflow.start()
+    follower = asyncio.create_task(workflow.follow())
+    stack.callback(follower.cancel)
+    return workflow
 
 
 @contextlib.contextmanager
