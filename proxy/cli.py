@@ -1,4 +1,4 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom, token, waiver,
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, scan, token, waiver,
 quarantine."""
 
 from __future__ import annotations
@@ -79,11 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
     from proxy.cli_quarantine import add_quarantine_commands
+    from proxy.cli_scan import add_scan_command
     from proxy.cli_token import add_token_commands
     from proxy.cli_waiver import add_waiver_commands
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_scan_command(subparsers)
     add_token_commands(subparsers)
     add_waiver_commands(subparsers)
     add_quarantine_commands(subparsers)
