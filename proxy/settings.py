@@ -78,7 +78,7 @@ class Settings:
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key: str | None = None
-    s3_secret_key: str | None = None
+    s3_secret_key: str | None = field(default=None, repr=False)
     fetchlog_url: str = ""
     """Fetch log: empty = SQLite in the data dir; ``postgresql://...`` for PostgreSQL."""
     log_retention_days: int = 365

@@ -4,6 +4,7 @@ limit apply."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -225,6 +226,20 @@ async def test_a_revocation_elsewhere_drops_the_cached_verification(store: Token
     assert (await auth.authenticate(CLIENT, bearer(issued.text))).refusal is Refusal.REVOKED
 
 
+async def test_a_token_seen_revoked_is_dropped_from_the_cache_in_every_spelling(
+    store: TokenStore,
+) -> None:
+    issued = await issue(store)
+    auth = authenticator(store)
+    as_basic = basic("alice", issued.text)
+    assert (await auth.authenticate(CLIENT, as_basic)).identity is not None
+    await store.revoke(issued.record.token_id)
+    # Before this process polls the generation, a spelling not cached yet meets the revoked
+    # record; from then on the cached Basic spelling is refused as well.
+    assert (await auth.authenticate(CLIENT, bearer(issued.text))).refusal is Refusal.REVOKED
+    assert (await auth.authenticate(CLIENT, as_basic)).refusal is Refusal.REVOKED
+
+
 async def test_a_proxy_header_from_a_trusted_address_names_a_reader(store: TokenStore) -> None:
     auth = authenticator(
         store, trusted_proxy_header="X-Remote-User", trusted_proxies=parse_networks(["10.1.0.0/16"])
@@ -246,3 +261,35 @@ async def test_an_unreadable_state_store_is_an_error_not_a_refusal() -> None:
     await kv.aclose()
     with pytest.raises(StorageError):
         await authenticator(store).authenticate(CLIENT, bearer(issued.text))
+
+
+class CountingHasher(SecretHasher):
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_kib=64)
+        self.verified = 0
+
+    def matches(self, stored_hash: str, secret: str) -> bool:
+        self.verified += 1
+        return super().matches(stored_hash, secret)
+
+
+async def test_concurrent_requests_with_one_unverified_credential_share_one_verification(
+    tmp_path: Path,
+) -> None:
+    kv = FilesystemKeyValueStore(tmp_path / "state")
+    await kv.start()
+    hasher = CountingHasher()
+    store = TokenStore(kv, hasher)
+    issued = await store.create("alice")
+    auth = authenticator(store)
+    outcomes = await asyncio.gather(
+        *(auth.authenticate(CLIENT, bearer(issued.text)) for _ in range(20))
+    )
+    assert {o.identity.user if o.identity else None for o in outcomes} == {"alice"}
+    assert hasher.verified == 1
+    wrong = bearer(issued.text[:-1] + ("a" if issued.text[-1] != "a" else "b"))
+    refused = await asyncio.gather(*(auth.authenticate(CLIENT, wrong) for _ in range(5)))
+    assert {o.refusal for o in refused} == {Refusal.INVALID}
+    assert hasher.verified == 2
+    assert auth.limiter.retry_after(CLIENT) is None  # one attempt, counted once
+    await kv.aclose()

@@ -160,7 +160,10 @@ def test_bad_auth_settings_are_all_reported(tmp_path: Path) -> None:
     assert "'auth_max_failures' = 0: expected an integer of at least 1" in message
 
 
-def test_the_admin_token_is_not_in_the_settings_repr() -> None:
-    settings = load_settings(None, environ={"PIPGATE_ADMIN_TOKEN": "s3cr3t-admin"})
-    assert settings.admin_token == "s3cr3t-admin"
+def test_the_admin_token_and_the_s3_secret_are_not_in_the_settings_repr() -> None:
+    settings = load_settings(
+        None, environ={"PIPGATE_ADMIN_TOKEN": "s3cr3t-admin", "PIPGATE_S3_SECRET_KEY": "k3y"}
+    )
+    assert (settings.admin_token, settings.s3_secret_key) == ("s3cr3t-admin", "k3y")
     assert "s3cr3t-admin" not in repr(settings)
+    assert "k3y" not in repr(settings)

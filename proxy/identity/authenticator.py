@@ -11,6 +11,7 @@ failure reads "invalid credentials".
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import enum
@@ -90,6 +91,7 @@ class Authenticator:
         self.limiter = limiter or FailureLimiter(config.max_failures, config.failure_window)
         self.cache = cache or VerifiedCache(config.cache_ttl)
         self.proxies = TrustedProxies(config.trusted_proxy_header, config.trusted_proxies)
+        self._verifying: dict[bytes, asyncio.Future[Outcome]] = {}
 
     async def follow_revocations(self) -> None:
         """Run for the app's lifetime: drop verified tokens when any process revokes one."""
@@ -110,10 +112,18 @@ class Authenticator:
         cached = self.cache.get(key)
         if cached is not None:
             return Outcome(cached)
+        pending = self._verifying.get(key)
+        if pending is not None:
+            # When a cached entry lapses, every request of a busy client misses at once: one
+            # argon2 verification answers them all.
+            return await asyncio.shield(pending)
         retry = self.limiter.retry_after(client)
         if retry is not None:
             return Outcome(refusal=Refusal.LIMITED, retry_after=retry)
-        outcome = await self._verify(key, authorization)
+        task = asyncio.ensure_future(self._verify(key, authorization))
+        self._verifying[key] = task
+        task.add_done_callback(lambda _: self._verifying.pop(key, None))
+        outcome = await asyncio.shield(task)
         if outcome.refusal is not None:
             self.limiter.failed(client)
             logger.info("authentication refused for %s: %s", client, outcome.refusal.value)
@@ -150,6 +160,7 @@ class Authenticator:
         now = dt.datetime.now(dt.UTC)
         status = record.status(now)
         if status is not TokenStatus.ACTIVE:
+            self.cache.forget_token(token_id)
             logger.info("token %d of %s refused: %s", token_id, record.user, status.value)
             return Outcome(refusal=Refusal(status.value))
         identity = Identity(record.user, record.role, "token", token_id)

@@ -78,6 +78,13 @@ class VerifiedCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def forget_token(self, token_id: int) -> None:
+        """Drop every entry of ``token_id`` (its Basic and Bearer forms alike): once this
+        process has seen it revoked, no spelling of it may pass here until the next poll."""
+        stale = [k for k, e in self._entries.items() if e.identity.token_id == token_id]
+        for key in stale:
+            del self._entries[key]
+
     def __len__(self) -> int:
         return len(self._entries)
 
