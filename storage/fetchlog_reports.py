@@ -1,8 +1,9 @@
-"""Read-only reports on the fetch log for the console: a 24 h summary in time buckets,
-searches with an id cursor, builds, who pulled a file, the fetch history of a project.
+"""Read-only reports on the fetch log for the console: a 24 h summary by hour and the
+builds (both from the rollups, ``storage.fetchlog_rollups``), searches with an id cursor,
+who pulled a file, the fetch history of a project.
 
 Written once as SQL for both backends (SQLite and PostgreSQL): a ``Dialect`` says how a
-backend spells parameters, times, time buckets and the verdicts column, and the backend
+backend spells parameters, times and the verdicts column, and the backend
 runs the statements (``ReportReader.report_rows``). Every value is a bound parameter.
 Searches filter in SQL on indexed columns first; a verdict filter (policy, decision) is a
 ``LIKE`` on the JSON text, then checked exactly on the decoded rows.
@@ -12,12 +13,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from packaging.utils import canonicalize_name
 
 from storage.base import FetchRecord
+from storage.fetchlog_report_rows import (
+    Bucket,
+    BuildSummary,
+    Cursor,
+    FileHistory,
+    LogFilter,
+    LoggedRow,
+    Pull,
+)
+from storage.fetchlog_rollups import HOUR, hour_of
 from storage.fetchlog_sql import COLUMNS, record_from_values, utc
 
 REPORT_INDEXED = ("user_name", "sha256")
@@ -44,9 +55,6 @@ class Dialect:
     placeholder: Callable[[int], str]
     encode_time: Callable[[dt.datetime], object]
     decode_time: Callable[[object], dt.datetime]
-    bucket: Callable[[int], str]
-    """SQL for the number of the ``seconds``-long bucket a row's time falls in."""
-    bucket_start: Callable[[int, int], dt.datetime]
     verdicts_text: str
     verdicts_empty: str
 
@@ -59,127 +67,42 @@ class ReportReader(Protocol):
     async def report_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LogFilter:
-    project: str | None = None
-    version: str | None = None
-    filename: str | None = None
-    sha256: str | None = None
-    user: str | None = None
-    build: str | None = None
-    client: str | None = None
-    kind: str | None = None
-    status: int | None = None
-    policy: str | None = None
-    decision: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-    decisions_only: bool = False
-    """Only rows with at least one verdict (refusals, audit, waived, quarantine, warnings)."""
-
-    def matches_verdicts(self, record: FetchRecord) -> bool:
-        if self.policy is None and self.decision is None:
-            return True
-        return any(
-            (self.policy is None or v.get("policy") == self.policy)
-            and (self.decision is None or v.get("decision") == self.decision)
-            for v in record.verdicts
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedRow:
-    row_id: int
-    record: FetchRecord
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    start: dt.datetime
-    requests: int = 0
-    cache_hits: int = 0
-    cache_lookups: int = 0
-    bytes_served: int = 0
-    refusals: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class BuildSummary:
-    build: str
-    first: dt.datetime
-    last: dt.datetime
-    requests: int
-    downloads: int
-    users: int
-
-
-@dataclass(frozen=True, slots=True)
-class Pull:
-    """Who downloaded matching files: one row per build, user, client and file."""
-
-    build: str | None
-    user: str | None
-    client: str
-    project: str | None
-    version: str | None
-    filename: str | None
-    sha256: str | None
-    first: dt.datetime
-    last: dt.datetime
-    count: int
-
-
-@dataclass(slots=True)
-class FileHistory:
-    downloads: int = 0
-    last: dt.datetime | None = None
-    users: list[str] = field(default_factory=list)
-    builds: list[str] = field(default_factory=list)
-    attestation: str | None = None
-
-
 class FetchLogReports:
     def __init__(self, reader: ReportReader) -> None:
         self._reader = reader
         self._d = reader.dialect
 
-    async def summary(self, since: dt.datetime, until: dt.datetime, seconds: int) -> list[Bucket]:
-        """Every ``seconds`` bucket from ``since`` to ``until``, empty ones included."""
+    async def summary(self, since: dt.datetime, until: dt.datetime) -> list[Bucket]:
+        """Every hour from ``since`` to ``until``, empty ones included (from the rollups)."""
         d = self._d
-        bucket = d.bucket(seconds)
+        first, last = hour_of(since), hour_of(until - dt.timedelta(microseconds=1))
         sql = (
-            f"SELECT {bucket} AS b, count(*),"  # noqa: S608 (identifiers only; values bound)
-            " sum(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END),"
-            " sum(CASE WHEN cache IS NOT NULL THEN 1 ELSE 0 END),"
-            " sum(CASE WHEN kind = 'dist' THEN coalesce(size, 0) ELSE 0 END),"
-            " sum(CASE WHEN status = 403 THEN 1 ELSE 0 END)"
-            f" FROM {d.table} WHERE time >= {d.placeholder(1)} AND time < {d.placeholder(2)}"
-            " GROUP BY b"
+            "SELECT hour, requests, cache_hits, cache_lookups, bytes, refusals"  # noqa: S608
+            f" FROM {d.table}_hours WHERE hour >= {d.placeholder(1)} AND hour <= {d.placeholder(2)}"
         )
-        rows = await self._reader.report_rows(sql, [d.encode_time(since), d.encode_time(until)])
-        found = {int(str(r[0])): r for r in rows}
-        first = int(since.timestamp()) // seconds
-        last = (int(until.timestamp()) - 1) // seconds
+        found = {_int(r[0]): r for r in await self._reader.report_rows(sql, [first, last])}
         buckets = []
         for number in range(first, last + 1):
+            start = dt.datetime.fromtimestamp(number * HOUR, dt.UTC)
             row = found.get(number)
-            start = d.bucket_start(number, seconds)
-            if row is None:
-                buckets.append(Bucket(start))
-            else:
-                values = [int(str(v or 0)) for v in row[1:]]
-                buckets.append(Bucket(start, *values))
+            buckets.append(Bucket(start, *(_int(v) for v in row[1:])) if row else Bucket(start))
         return buckets
 
     async def search(
-        self, where: LogFilter, limit: int = 50, before: int | None = None
+        self, where: LogFilter, limit: int = 50, before: Cursor | None = None
     ) -> list[LoggedRow]:
-        """The latest ``limit`` matching rows, newest first; ``before``: an id cursor."""
+        """The latest ``limit`` matching rows, newest first; ``before``: the (time, id) of
+        the last row of the previous page (``LoggedRow.cursor``)."""
         limit = max(1, min(limit, MAX_LIMIT))
         conditions, params = self._conditions(where)
         if before is not None:
-            params.append(before)
-            conditions.append(f"id < {self._d.placeholder(len(params))}")
+            d = self._d
+            params += [d.encode_time(before[0]), d.encode_time(before[0]), before[1]]
+            n = len(params)
+            conditions.append(
+                f"(time < {d.placeholder(n - 2)} OR (time = {d.placeholder(n - 1)}"
+                f" AND id < {d.placeholder(n)}))"
+            )
         clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         params.append(limit)
         sql = (
@@ -193,10 +116,9 @@ class FetchLogReports:
     async def builds(self, limit: int = 200) -> list[BuildSummary]:
         d = self._d
         sql = (
-            "SELECT build, min(time), max(time), count(*),"  # noqa: S608
-            " sum(CASE WHEN kind = 'dist' AND status = 200 THEN 1 ELSE 0 END),"
-            f" count(DISTINCT user_name) FROM {d.table} WHERE build IS NOT NULL"
-            f" GROUP BY build ORDER BY max(time) DESC LIMIT {d.placeholder(1)}"
+            "SELECT b.build, b.first_time, b.last_time, b.requests, b.downloads,"  # noqa: S608
+            f" (SELECT count(*) FROM {d.table}_build_users u WHERE u.build = b.build)"
+            f" FROM {d.table}_builds b ORDER BY b.last_time DESC LIMIT {d.placeholder(1)}"
         )
         rows = await self._reader.report_rows(sql, [limit])
         builds = []

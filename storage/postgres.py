@@ -22,6 +22,7 @@ import asyncpg
 
 from storage.base import FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_reports import Dialect, report_indexes
+from storage.fetchlog_rollups import hour_of, rollup_sql, statements, totals
 from storage.fetchlog_sql import (
     BATCH_MAX_ROWS,
     COLUMNS,
@@ -93,6 +94,12 @@ class PostgresFetchLog:
         # The table name went through check_identifier; every value is a bound parameter.
         self._insert_sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({values})"  # noqa: S608
         self._delete_sql = f"DELETE FROM {table} WHERE time < $1"  # noqa: S608
+        self._rollups = rollup_sql(
+            table,
+            lambda i: f"${i}",
+            "TIMESTAMPTZ",
+            "floor(extract(epoch from time) / 3600)::bigint",
+        )
         self._probe_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS probe"  # noqa: S608
 
     async def start(self) -> None:
@@ -127,7 +134,11 @@ class PostgresFetchLog:
             + ("(time)" if column == "time" else f"({column}, time)")
             for column in INDEXED_COLUMNS
         ]
-        return [create, *indexes, *report_indexes(table, "'[]'::jsonb")]
+        rollups = self._rollups
+        return [
+            create, *indexes, *report_indexes(table, "'[]'::jsonb"), *rollups.schema,
+            *rollups.backfill,
+        ]  # fmt: skip
 
     async def append(self, record: FetchRecord) -> None:
         self._enqueue(_Append(record))
@@ -151,10 +162,12 @@ class PostgresFetchLog:
         Rows queued before the call are committed first, as in the SQLite backend.
         """
         await self.flush()
+        cutoffs = (hour_of(older_than), utc(older_than), utc(older_than))
         try:
-            status = await self._pool.execute(
-                self._delete_sql, utc(older_than), timeout=_ACQUIRE_TIMEOUT * 6
-            )
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn, conn.transaction():
+                status = await conn.execute(self._delete_sql, utc(older_than))
+                for statement, cutoff in zip(self._rollups.prune, cutoffs, strict=True):
+                    await conn.execute(statement, cutoff)
         except _DB_ERRORS as error:
             raise StorageError(f"{self._name}: prune failed: {error}") from error
         return int(str(status).rsplit(" ", 1)[-1])
@@ -175,8 +188,6 @@ class PostgresFetchLog:
             placeholder=lambda i: f"${i}",
             encode_time=utc,
             decode_time=lambda value: utc(value) if isinstance(value, dt.datetime) else _EPOCH,
-            bucket=lambda seconds: f"floor(extract(epoch from time) / {seconds})::bigint",
-            bucket_start=lambda number, seconds: _EPOCH + dt.timedelta(seconds=number * seconds),
             verdicts_text="verdicts::text",
             verdicts_empty="'[]'::jsonb",
         )
@@ -277,6 +288,9 @@ class PostgresFetchLog:
                 ):
                     await conn.execute("SET LOCAL synchronous_commit = on")
                     await conn.executemany(self._insert_sql, rows)
+                    for statement, values in statements(self._rollups, totals(records, utc)):
+                        if values:
+                            await conn.executemany(statement, values)
             except _DB_ERRORS as exc:
                 error = exc
                 if attempt + 1 < WRITE_ATTEMPTS:

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from storage.base import FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_reports import Dialect, report_indexes
+from storage.fetchlog_rollups import hour_of, rollup_sql, statements, totals
 from storage.fetchlog_sql import (
     BATCH_MAX_ROWS,
     COLUMNS,
@@ -58,6 +59,7 @@ _SCHEMA = (
     ),
     *report_indexes(_TABLE, "'[]'"),
 )
+_ROLLUPS = rollup_sql(_TABLE, lambda _: "?", "INTEGER", "(time / 3600000000)")
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS))
 _INSERT = f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
 _DELETE_OLDER = f"DELETE FROM {_TABLE} WHERE time < ?"  # noqa: S608
@@ -75,10 +77,7 @@ def _from_micros(value: object) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=int(str(value)))
 
 
-_DIALECT = Dialect(
-    _TABLE, lambda _: "?", _micros, _from_micros, lambda seconds: f"(time / {seconds * 10**6})",
-    lambda number, seconds: _EPOCH + dt.timedelta(seconds=number * seconds), "verdicts", "'[]'",
-)  # fmt: skip
+_DIALECT = Dialect(_TABLE, lambda _: "?", _micros, _from_micros, "verdicts", "'[]'")
 
 
 @dataclass(slots=True)
@@ -206,7 +205,12 @@ class SqliteFetchLog:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             with conn:
-                for statement in _SCHEMA:
+                for statement in (*_SCHEMA, *_ROLLUPS.schema):
+                    conn.execute(statement)
+            # IMMEDIATE: a second worker starting at once waits, then finds the rollups full.
+            conn.execute("BEGIN IMMEDIATE")
+            with conn:
+                for statement in _ROLLUPS.backfill:
                     conn.execute(statement)
         except (OSError, sqlite3.Error) as error:
             ready.set_exception(
@@ -266,6 +270,8 @@ class SqliteFetchLog:
             try:
                 with conn:
                     conn.executemany(_INSERT, rows)
+                    for statement, values in statements(_ROLLUPS, totals(records, _micros)):
+                        conn.executemany(statement, values)
             except sqlite3.Error as exc:
                 error = exc
                 if attempt + 1 < WRITE_ATTEMPTS:
@@ -283,6 +289,9 @@ class SqliteFetchLog:
         try:
             with conn:
                 cursor = conn.execute(_DELETE_OLDER, (_micros(call.cutoff),))
+                hour, cutoff = hour_of(call.cutoff), _micros(call.cutoff)
+                for statement, value in zip(_ROLLUPS.prune, (hour, cutoff, cutoff), strict=True):
+                    conn.execute(statement, (value,))
         except sqlite3.Error as error:
             _fail(call.done, StorageError(f"fetch log {self._path}: prune: {error}"))
             return

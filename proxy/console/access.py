@@ -15,9 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from proxy.auth_gate import is_loopback
@@ -28,7 +27,9 @@ from proxy.state import AppState
 
 LOOPBACK_USER = "loopback"
 MAX_FORM_FIELDS = 50
-MAX_FIELD_BYTES = 16 * 1024
+MAX_FORM_BYTES = 64 * 1024
+Form = dict[str, str]
+"""A URL-encoded form: the last value of each field."""
 
 
 class Refused(Exception):
@@ -104,14 +105,29 @@ async def viewer_of(request: Request) -> Viewer:
     return Viewer(session)
 
 
-async def checked_form(request: Request, viewer: Viewer) -> FormData:
+async def read_form(request: Request) -> Form:
+    """A URL-encoded form (every console form is one): at most ``MAX_FORM_BYTES``."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise Refused(415, "expected a form (application/x-www-form-urlencoded)")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise Refused(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        pairs = parse_qsl(body.decode(), max_num_fields=MAX_FORM_FIELDS, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise Refused(400, f"the form cannot be read: {error}") from error
+    return dict(pairs)
+
+
+async def checked_form(request: Request, viewer: Viewer) -> Form:
     """The POSTed form, once its CSRF token and origin are this session's."""
     check_origin(request)
-    form = await request.form(
-        max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
-    )
-    sent = form.get("csrf")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, viewer.session.csrf):
+    form = await read_form(request)
+    sent = form.get("csrf", "")
+    if not hmac.compare_digest(sent.encode(), viewer.session.csrf.encode()):
         raise Refused(403, "the form's CSRF token is missing or stale: reload the page and retry")
     return form
 
@@ -131,9 +147,8 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-def field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+def field(form: Form, name: str) -> str:
+    return form.get(name, "")
 
 
 __all__ = [
@@ -145,6 +160,7 @@ __all__ = [
     "client_address",
     "field",
     "login_location",
+    "read_form",
     "sessions_of",
     "state_of",
     "viewer_of",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from packaging.utils import canonicalize_name
 
-from storage.fetchlog_reports import LogFilter
+from storage.fetchlog_report_rows import Cursor, LogFilter, parse_cursor
 
 FIELDS = (
     "project", "version", "file", "sha256", "user", "build", "client", "kind", "status",
@@ -84,9 +84,8 @@ def parse_filter(
     return Parsed(where, values, problems)
 
 
-def cursor(params: Mapping[str, str]) -> int | None:
-    raw = params.get("before", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+def cursor(params: Mapping[str, str]) -> Cursor | None:
+    return parse_cursor(params.get("before", ""))
 
 
 __all__ = ["DECISIONS", "FIELDS", "KINDS", "Parsed", "cursor", "parse_filter", "parse_time"]

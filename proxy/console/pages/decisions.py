@@ -37,7 +37,7 @@ async def decisions(request: Request, viewer: Viewer) -> Response:
         parsed=parsed,
         decisions=DECISIONS,
         policies=sorted({p.name for p in state.engine.current.active}),
-        next_before=rows[-1].row_id if more and rows else None,
+        next_before=rows[-1].cursor if more and rows else None,
     )
 
 

@@ -47,7 +47,7 @@ async def fetch_log(request: Request, viewer: Viewer) -> Response:
         rows=rows,
         parsed=parsed,
         kinds=KINDS,
-        next_before=rows[-1].row_id if more and rows else None,
+        next_before=rows[-1].cursor if more and rows else None,
     )
 
 

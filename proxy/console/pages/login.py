@@ -14,8 +14,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.console.access import (
-    MAX_FIELD_BYTES,
-    MAX_FORM_FIELDS,
     Refused,
     Viewer,
     auth_mode,
@@ -23,6 +21,7 @@ from proxy.console.access import (
     checked_form,
     client_address,
     field,
+    read_form,
     sessions_of,
     state_of,
 )
@@ -81,14 +80,12 @@ async def login(request: Request) -> Response:
         return redirect("/-/ui/")
     try:
         check_origin(request)
+        form = await read_form(request)
     except Refused as refused:
         return refusal_page(request, refused)
-    form = await request.form(
-        max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_BYTES
-    )
     expected = request.cookies.get(LOGIN_COOKIE, "")
     sent = field(form, "csrf")
-    if not expected or not hmac.compare_digest(sent, expected):
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         return _form(request, 403, "The form expired or was not sent from this page: try again.")
     state = state_of(request)
     username, password = field(form, "username").strip(), field(form, "password").strip()

@@ -18,8 +18,6 @@ from proxy.console.templating import size
 from proxy.state import AppState
 from storage.fetchlog_reports import Bucket
 
-HOUR = 3600
-
 
 @dataclass(frozen=True, slots=True)
 class Health:
@@ -109,7 +107,7 @@ async def overview(request: Request, viewer: Viewer) -> Response:
     until = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(
         hours=1
     )
-    buckets = await reports_of(state).summary(until - dt.timedelta(hours=24), until, HOUR)
+    buckets = await reports_of(state).summary(until - dt.timedelta(hours=24), until)
     workflow = state.workflow
     pending = 0
     if workflow is not None:
