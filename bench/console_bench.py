@@ -162,6 +162,9 @@ def main() -> int:
                 p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
                 worst = max(worst, statistics.median(times))
                 print(f"| {name} | {statistics.median(times):.1f} | {p95:.1f} | {times[-1]:.1f} |")
+            for name, path in (("CSV", "/-/ui/log.csv"), ("JSON lines", "/-/ui/log.json")):
+                times = measure(gate.port, path, 3, cookie)
+                print(f"\nexport of every row as {name}: {statistics.median(times):.0f} ms")
         finally:
             gate.stop()
     verdict = "within" if worst < BUDGET_MS else "OVER"
