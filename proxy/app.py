@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
 from proxy import admin
+from proxy.access_log import AccessLog
 from proxy.attestations import shared_verifier
 from proxy.auth_gate import AuthGate, exposure_warning
 from proxy.caching import CachingRepository
@@ -30,6 +31,7 @@ from proxy.identity.model import AuthMode
 from proxy.identity.proxies import parse_networks
 from proxy.identity.store import TokenStore
 from proxy.json_routes import json_api_routes
+from proxy.line_sink import LineSink
 from proxy.metrics import Metrics
 from proxy.outbound import allowed_hosts, create_session
 from proxy.render_cache import RenderCache
@@ -46,7 +48,8 @@ from storage.generation import SharedGeneration
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, access_sink: LineSink | None = None) -> Starlette:
+    """``access_sink``: where access-log lines go (default: stdout, in batches)."""
     app = Starlette(
         routes=all_routes(admin.routes() + console_routes(), index_extra=json_api_routes()),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -55,8 +58,11 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     # Warm pages skip the framework; everything else goes through Starlette's stack.
     app.add_middleware(WarmPages, state_holder=app)
-    # Added last, so outermost: no request, warm page or not, passes without authentication.
+    # No request, warm page or not, passes without authentication.
     app.add_middleware(AuthGate, state_holder=app, mode=AuthMode(settings.auth))
+    if settings.access_log != "off":
+        # Added last, so outermost: the fast path's answers and auth refusals are logged too.
+        app.add_middleware(AccessLog, fmt=settings.access_log, sink=access_sink or LineSink())
     return app
 
 

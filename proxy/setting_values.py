@@ -114,16 +114,6 @@ def url_of(*schemes: str) -> Callable[[object], str]:
     return convert
 
 
-def one_of(*choices: str) -> Callable[[object], str]:
-    def convert(value: object) -> str:
-        text = to_str(value).strip().lower()
-        if text not in choices:
-            raise ValueError
-        return text
-
-    return convert
-
-
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
 
 
@@ -149,3 +139,15 @@ def log_level(value: object) -> str:
     if level not in {"critical", "error", "warning", "info", "debug"}:
         raise ValueError
     return level
+
+
+def one_of(*choices: str) -> Callable[[object], str]:
+    """Exactly one of ``choices`` (case-insensitive)."""
+
+    def convert(value: object) -> str:
+        text = to_str(value).strip().lower()
+        if text not in choices:
+            raise ValueError
+        return text
+
+    return convert
