@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import re
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
@@ -95,3 +100,36 @@ async def test_replicas_share_one_signing_key(tmp_path: Path) -> None:
     _, cookie = await one.open("alice", "admin", "token", 3, NOW)
 
     assert await two.find(cookie, NOW) is not None
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+def test_a_builds_sbom_downloads_and_the_reload_button_reloads(gate: PipgateServer) -> None:
+    page = probe(gate.url + "/builds/ci-77/simple/evil-thing/")
+    assert page.status == 403  # a refused fetch still makes the build known
+    browser = _opener()
+    with browser.open(gate.url + "/-/ui/builds") as answer:
+        builds = answer.read().decode()
+    assert "ci-77" in builds
+    with browser.open(gate.url + "/-/ui/builds/ci-77/sbom?format=cyclonedx") as answer:
+        sbom = json.loads(answer.read())
+        disposition = answer.headers["content-disposition"]
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert disposition == 'attachment; filename="ci-77.cdx.json"'
+
+    with browser.open(gate.url + "/-/ui/policies") as answer:
+        token = _csrf(answer.read().decode())
+    before = gate.state.engine.generation
+    form = urllib.parse.urlencode({"csrf": token}).encode()
+    with browser.open(gate.url + "/-/ui/policies/reload", data=form) as answer:
+        reloaded = answer.read().decode()
+    assert gate.state.engine.generation == before + 1
+    assert f"policies reloaded: generation {before + 1}" in reloaded
