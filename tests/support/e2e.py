@@ -127,7 +127,10 @@ def refused(
     assert answer.headers["X-Pipgate-Policy"].split(";")[0] == policy
     prefix = f"file {filename!r} is blocked by policy {policy!r}: "
     assert answer.text.startswith(prefix), answer.text
-    return answer.text.removeprefix(prefix).strip()
+    # The reason is the first line; the console links of the refusal follow it.
+    reason, links = answer.text.split("\ndecision: ", 1)
+    assert links.startswith(f"{server.url}/-/ui/decisions?"), links
+    return reason.removeprefix(prefix).strip()
 
 
 def never_fetched(up: FakeUpstream, filename: str) -> None:
