@@ -144,12 +144,15 @@ def report(
             f"| {label} | {median_range(rates)} | {median_range(cores, '.2f')} "
             f"| {median_range(per_core)} |"
         )
-    pairs = zip(results["off"], results["required"], strict=True)
+    pairs = list(zip(results["off"], results["required"], strict=True))
     ratios = [b.per_second / a.per_second for a, b in pairs]
+    core_ratios = [(b.per_second / b.server_cpu) / (a.per_second / a.server_cpu) for a, b in pairs]
     argon2 = argon2_milliseconds()
     lines += [
         "",
-        f"Required / off, per round: x{median_range(ratios, '.3f')}.",
+        f"Required / off, per round: x{median_range(ratios, '.3f')} in req/s, "
+        f"x{median_range(core_ratios, '.3f')} in req/s per busy core (the figure that other "
+        "load on the machine changes least).",
         "",
         f"One argon2id verification (m=19 MiB, t=2, p=1), paid when a token is not in the "
         f"verified-token cache (at most once per token per 10 s per process): "

@@ -1,5 +1,5 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom, scan, doctor, token,
-waiver, quarantine."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, lock, impact, osv-bundle,
+scan, doctor, token, waiver, quarantine."""
 
 from __future__ import annotations
 
@@ -92,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    from proxy.cli_impact import add_impact_command
+    from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
+    from proxy.cli_osv_bundle import add_bundle_command
     from proxy.cli_policies import add_policy_commands
     from proxy.cli_quarantine import add_quarantine_commands
     from proxy.cli_scan import add_scan_command
@@ -102,11 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_lock_command(subparsers)
+    add_impact_command(subparsers)
+    add_bundle_command(subparsers)
     add_scan_command(subparsers)
+    add_doctor_command(subparsers)
     add_token_commands(subparsers)
     add_waiver_commands(subparsers)
     add_quarantine_commands(subparsers)
-    add_doctor_command(subparsers)
     return parser
 
 

@@ -21,7 +21,7 @@ from proxy.identity.model import Role
 from proxy.identity.store import Listed, TokenStore
 from proxy.settings import Settings, SettingsError, load_settings
 from storage.base import StorageError
-from storage.factory import open_state
+from storage.factory import open_shared_stores
 
 _T = TypeVar("_T")
 _DURATION = re.compile(r"([1-9][0-9]{0,5})([hdw])\Z")
@@ -84,8 +84,8 @@ def _embedded_state(settings: Settings) -> Path | None:
 
 def _run(settings: Settings, action: Callable[[TokenStore], Awaitable[_T]]) -> _T:
     async def run() -> _T:
-        async with open_state(settings) as kv:
-            return await action(TokenStore(kv))
+        async with open_shared_stores(settings) as (_, state, _):
+            return await action(TokenStore(state))
 
     return asyncio.run(run())
 

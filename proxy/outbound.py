@@ -174,6 +174,9 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
     hosts = set(upstream_hosts(settings))
     hosts.update(normalize_host(host) for host in settings.trusted_hosts)
     hosts.update(outbound_from(settings).proxy_hosts())
+    # Operator-configured alert receivers, often on the internal network.
+    for url in (*settings.alert_webhooks, *settings.alert_slack_webhooks):
+        hosts.add(normalize_host(urlsplit(url).hostname or ""))
     hosts.discard("")
     return frozenset(hosts)
 

@@ -80,12 +80,13 @@ async def project_page(request: Request) -> Response:
     key = request_render_key(request, name, content_type)
     rendered = state.renders.get(key, time.time())
     if rendered is None:
+        since = state.renders.epoch  # an input change meanwhile: do not keep this render
         page = await state.chain.get_project_page(name, ctx)
         provenance_base = index_root(request) + f"files/{name}/"
         body = render_project_page(localize(page, f"../../files/{name}/", provenance_base), fmt)
         fresh = state.caching.fresh_until(name) or 0.0
         rendered = make_rendered(body, content_type, fresh, tuple(ctx.verdicts), ctx.upstream)
-        state.renders.put(key, rendered)
+        state.renders.put(key, rendered, since)
     else:
         ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
     response = page_response(request, rendered)

@@ -109,6 +109,17 @@ class Settings:
     """One line per request on stdout: ``json``, ``kv`` (key=value) or ``off``."""
     osv_source: str | None = None
     """OSV data (directory, zip or URL) for the default policy set's malicious-package check."""
+    alert_webhooks: tuple[str, ...] = ()
+    """URLs that get a JSON alert when an OSV refresh flags a file pipgate served."""
+    alert_slack_webhooks: tuple[str, ...] = ()
+    """Slack-compatible incoming-webhook URLs for the same alerts (``{"text": ...}``)."""
+    alert_retries: int = 5
+    """Delivery attempts after the first, per webhook and alert."""
+    alert_backoff: float = 2.0
+    """Seconds before the first retry; doubled for each further one."""
+    malicious_blobs: str = "move"
+    """Cached copies of files a MAL- record newly names: ``move`` them aside to
+    ``<data_dir>/quarantine/`` for forensics, or ``delete`` them."""
     upstreams: tuple[UpstreamConfig, ...] = ()
     policies: tuple[Mapping[str, Any], ...] | None = None
     """The ``[[policy]]`` tables; ``None`` = none given (no config file, or one without
@@ -157,8 +168,20 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "log_level": (v.log_level, "one of critical, error, warning, info, debug"),
     "access_log": (v.one_of("json", "kv", "off"), 'one of "json", "kv", "off"'),
     "osv_source": (v.to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
+    "alert_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated in the environment)"),
+    "alert_slack_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated)"),
+    "alert_retries": (v.in_range(v.to_int, 0, 20), "an integer from 0 to 20"),
+    "alert_backoff": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
+    "malicious_blobs": (v.choice("move", "delete"), '"move" or "delete"'),
 }
-_SECRET_KEYS = {"admin_token", "s3_secret_key", "outbound_proxy"}
+# Webhook URLs carry their credentials in the path (Slack's do): never echo them.
+_SECRET_KEYS = {
+    "admin_token",
+    "s3_secret_key",
+    "outbound_proxy",
+    "alert_webhooks",
+    "alert_slack_webhooks",
+}
 
 
 def setting_names() -> list[str]:

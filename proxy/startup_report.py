@@ -101,6 +101,18 @@ def _trust_root(settings: Settings) -> str:
     return _line("trust root", f"sigstore's bundled production root, {how} (PEP 740)")
 
 
+def _auth(settings: Settings) -> str:
+    if settings.auth == "off":
+        return _line("auth", "off: the index answers anyone; /-/ and /metrics answer loopback")
+    parts = [f"{settings.auth}: API tokens in the state store (pipgate token)"]
+    if settings.admin_token:
+        parts.append("admin_token set")
+    if settings.trusted_proxy_header:
+        sources = ", ".join(settings.trusted_proxies) or "nobody (trusted_proxies is empty)"
+        parts.append(f"{settings.trusted_proxy_header} believed from {sources}")
+    return _line("auth", "; ".join(parts))
+
+
 def startup_report(settings: Settings, policies: Sequence[PolicyConfig], version: str) -> str:
     """The start-up block, one line per fact; ``policies`` are the ones in force."""
     access = "off" if settings.access_log == "off" else f"{settings.access_log} lines on stdout"
@@ -113,6 +125,7 @@ def startup_report(settings: Settings, policies: Sequence[PolicyConfig], version
         *_upstreams(settings),
         *_backends(settings),
         _line("access log", access),
+        _auth(settings),
         _trust_root(settings),
         *_policies(settings, policies),
         osv_line(policies),

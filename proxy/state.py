@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from proxy.caching import CachingRepository
     from proxy.downloads import DownloadManager
     from proxy.identity.authenticator import Authenticator
+    from proxy.invalidation import Invalidations
     from proxy.metrics import Metrics
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
@@ -38,5 +39,7 @@ class AppState:
     """The policy generation shared by every replica: a reload on one reaches all."""
     identity: Authenticator
     """Tokens in the shared state, verified-token cache, failure limiter (docs/auth.md)."""
+    changes: Invalidations
+    """Where every input change is announced; drops the affected rendered pages."""
     workflow: Workflow | None = None
     """Waivers and the quarantine queue in the shared state (``proxy.workflow``)."""

@@ -48,6 +48,7 @@ from storage.fetchlog_sqlite_schema import (
     ROLLUPS,
     SCHEMA,
     TABLE,
+    add_missing_columns,
     from_micros,
     micros,
 )
@@ -183,6 +184,7 @@ class SqliteFetchLog:
             with conn:
                 for statement in (*SCHEMA, *ROLLUPS.schema):
                     conn.execute(statement)
+                add_missing_columns(conn)
             # IMMEDIATE: a second worker starting at once waits, then finds the rollups full.
             conn.execute("BEGIN IMMEDIATE")
             with conn:

@@ -18,6 +18,7 @@ from proxy.auth_gate import exposure_warning
 from proxy.identity.model import AuthMode, Role
 from proxy.identity.store import record_key
 from proxy.identity.tokens import IssuedToken
+from proxy.settings import load_settings
 from storage.base import FetchQuery
 from tests.support.e2e import fetch_rows, http_get
 from tests.support.fake_upstream import FakeUpstream
@@ -307,3 +308,48 @@ def test_start_up_warns_about_a_network_address_with_auth_off(
 )
 def test_exposure_warning(host: str, mode: AuthMode, warned: bool) -> None:
     assert (exposure_warning(host, mode) is not None) is warned
+
+
+def test_the_start_up_block_says_who_may_use_the_index(tmp_path: Path) -> None:
+    from proxy.startup_report import startup_report
+
+    def auth_line(**overrides: object) -> str:
+        settings = load_settings(None, environ={}, overrides=overrides)
+        lines = startup_report(settings, [], "9.9").splitlines()
+        return next(line for line in lines if line.startswith("  auth "))
+
+    assert auth_line() == (
+        "  auth        off: the index answers anyone; /-/ and /metrics answer loopback"
+    )
+    line = auth_line(
+        auth="required",
+        admin_token="not-shown",
+        trusted_proxy_header="X-Forwarded-User",
+        trusted_proxies="10.0.0.5",
+    )
+    assert line == (
+        "  auth        required: API tokens in the state store (pipgate token); admin_token "
+        "set; X-Forwarded-User believed from 10.0.0.5"
+    )
+
+
+def test_an_unreadable_token_store_is_a_503_not_a_refusal(required: PipgateServer) -> None:
+    from storage.memory import MemoryKeyValueStore
+
+    mona = create(required, "mona")
+    assert page(required, bearer(mona.text)).status == 200  # verified and cached
+    closed = MemoryKeyValueStore()
+    required.call(closed.aclose())
+    required.state.identity.store._kv = closed  # the state backend stops answering
+    answer = page(required, bearer(same_id_other_secret(mona)))
+    assert (answer.status, answer.body) == (
+        503,
+        "the token store is unavailable; try again shortly\n",
+    )
+    assert page(required, bearer(mona.text)).status == 200  # still cached: served
+
+
+def same_id_other_secret(issued: IssuedToken) -> str:
+    """Another well-formed token of the same id: needs a store lookup, never cached."""
+    last = issued.text[-1]
+    return issued.text[:-1] + ("a" if last != "a" else "b")

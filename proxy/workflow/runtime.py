@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 Listener = Callable[[set[str]], None]
 DEFAULT_INTERVAL = 1.0
+WORKFLOW_CHANGE = "workflow"
+"""``InputChange.source`` of a waiver or review change (``policies.changes``)."""
 MAX_NEW_HOLDS = 100
 """Holds recorded per request; a page whose every file is held records the rest later."""
 
@@ -203,4 +205,12 @@ class Workflow:
         return view
 
 
-__all__ = ["DEFAULT_INTERVAL", "Clock", "Listener", "Workflow", "WorkflowError", "utc_now"]
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "WORKFLOW_CHANGE",
+    "Clock",
+    "Listener",
+    "Workflow",
+    "WorkflowError",
+    "utc_now",
+]
