@@ -32,6 +32,8 @@ class Decision(enum.Enum):
     ALLOW = "allow"
     WARN = "warn"
     DENY = "deny"
+    QUARANTINE = "quarantine"
+    """Hold the file (or project) for review: refused and hidden until an admin releases it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +43,45 @@ class Verdict:
     reason: str
     audit: bool = False
     """True when the policy runs in audit mode: a deny that was logged but not enforced."""
+    waiver_id: int | None = None
+    """The waiver that lifted this verdict: recorded as ``waived``, not enforced."""
+    quarantine_id: int | None = None
+    """The quarantine queue item this verdict is about (a hold, a release, a rejection)."""
+    released: bool = False
+    """The held item was released in review: recorded, not enforced."""
+
+    @property
+    def lifted(self) -> bool:
+        return self.waiver_id is not None or self.released
 
     @property
     def denies(self) -> bool:
-        return self.decision is Decision.DENY and not self.audit
+        return self.decision is Decision.DENY and not self.audit and not self.lifted
+
+    @property
+    def holds(self) -> bool:
+        """An enforced quarantine: refused and hidden until released."""
+        return self.decision is Decision.QUARANTINE and not self.audit and not self.lifted
+
+    @property
+    def blocks(self) -> bool:
+        return self.denies or self.holds
+
+    @property
+    def outcome(self) -> str:
+        """The decision as the fetch log records it: ``waived`` and ``released`` for a
+        lifted verdict, else the decision's own value."""
+        if self.waiver_id is not None:
+            return "waived"
+        return "released" if self.released else self.decision.value
 
     @classmethod
     def deny(cls, policy: str, reason: str) -> Verdict:
         return cls(Decision.DENY, policy, reason)
+
+    @classmethod
+    def quarantine(cls, policy: str, reason: str) -> Verdict:
+        return cls(Decision.QUARANTINE, policy, reason)
 
     @classmethod
     def warn(cls, policy: str, reason: str) -> Verdict:

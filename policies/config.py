@@ -1,9 +1,11 @@
 """Turns ``[[policy]]`` tables into validated ``PolicyConfig`` objects, and the option
 parsers the built-in policies share.
 
-A table is ``use`` (required), ``mode = "enforce" | "audit"``, ``exempt = [globs]`` and the
-policy's own options, each converted by its ``Option.parse``. Every problem of every
-table is collected and reported in one ``PolicyError``, one line per problem.
+A table is ``use`` (required), ``mode = "enforce" | "audit" | "quarantine"``,
+``exempt = [globs]``, ``waivable = true | false`` (whether waivers may lift its verdicts;
+``proxy.workflow``) and the policy's own options, each converted by its ``Option.parse``.
+Every problem of every table is collected and reported in one ``PolicyError``, one line
+per problem.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class Mode(enum.Enum):
     ENFORCE = "enforce"
     AUDIT = "audit"
     """Denies are logged (``Verdict.audit``) and nothing is refused."""
+    QUARANTINE = "quarantine"
+    """Denies become holds: the file (or project) is refused and hidden until an admin
+    releases it in review (``pipgate quarantine``, the console)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class PolicyConfig:
     exempt: GlobSet
     options: Mapping[str, Any]
     """Every declared option, parsed; defaults filled."""
+    waivable: bool = True
+    """Whether a waiver may lift this policy's verdicts (``waivable = false``: never)."""
 
 
 def parse_policy_tables(
@@ -88,9 +95,12 @@ def _parse_table(
     mode = _parse_mode(table.get("mode", Mode.ENFORCE.value), where, problems)
     exempt = _parse_exempt(table.get("exempt", []), where, problems)
     options = _parse_options(plugin, table, where, problems)
+    waivable = table.get("waivable", True)
+    if not isinstance(waivable, bool):
+        problems.append(f"{where}: waivable = {waivable!r}: expected true or false")
     if len(problems) > before:
         return None
-    return PolicyConfig(position, name, plugin, mode, exempt, options)
+    return PolicyConfig(position, name, plugin, mode, exempt, options, waivable is True)
 
 
 def _suggest(name: str, valid: list[str]) -> str:
@@ -102,7 +112,7 @@ def _parse_mode(value: object, where: str, problems: list[str]) -> Mode:
     try:
         return Mode(value)
     except ValueError:
-        problems.append(f'{where}: mode = {value!r}: expected "enforce" or "audit"')
+        problems.append(f'{where}: mode = {value!r}: expected "enforce", "audit" or "quarantine"')
         return Mode.ENFORCE
 
 

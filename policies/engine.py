@@ -229,6 +229,7 @@ def describe_config(config: PolicyConfig) -> dict[str, Any]:
         "policy": config.name,
         "mode": config.mode.value,
         "exempt": list(config.exempt.patterns),
+        "waivable": config.waivable,
         "options": {k: plain(v) for k, v in config.options.items()},
     }
 

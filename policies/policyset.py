@@ -4,8 +4,9 @@ Hooks are sorted once, at build time, so evaluating a name or a 6,000-file page 
 the policies that have something to say. Rules (DESIGN.md section 5):
 
 - a policy is skipped for projects matching its ``exempt`` globs;
-- ``mode = "audit"`` turns a deny into ``Verdict(..., audit=True)``: logged, not enforced;
-- any enforced deny wins; ``None`` and allow verdicts say nothing;
+- ``mode = "audit"`` turns a deny (or a hold) into ``Verdict(..., audit=True)``: logged,
+  not enforced; ``mode = "quarantine"`` turns a deny into a hold (``Decision.QUARANTINE``);
+- any enforced deny or hold wins; ``None`` and allow verdicts say nothing;
 - a policy that raises (or returns something that is not a ``Verdict``) fails CLOSED: the
   subject is denied with a reason naming the policy, and the error is logged.
 """
@@ -72,8 +73,11 @@ class ActivePolicy:
             return self.crashed(error, subject)
         if verdict.decision is Decision.ALLOW:
             return None
-        if self.config.mode is Mode.AUDIT and verdict.decision is Decision.DENY:
+        blocking = verdict.decision in (Decision.DENY, Decision.QUARANTINE)
+        if self.config.mode is Mode.AUDIT and blocking:
             return dataclasses.replace(verdict, audit=True)
+        if self.config.mode is Mode.QUARANTINE and verdict.decision is Decision.DENY:
+            return dataclasses.replace(verdict, decision=Decision.QUARANTINE)
         return verdict
 
     def crashed(self, error: BaseException, subject: str) -> Verdict:
@@ -87,6 +91,8 @@ class ActivePolicy:
 
 
 HookList = tuple[tuple[ActivePolicy, Callable[..., Any]], ...]
+FileReview = Callable[[DistFile, list[Verdict]], list[Verdict]]
+"""Reviews one file's verdicts (``proxy.workflow``: waivers and quarantine decisions)."""
 
 
 def _hooks(active: Sequence[ActivePolicy], kind: type, method: str) -> HookList:
@@ -98,6 +104,8 @@ class PolicySet:
 
     def __init__(self, active: Sequence[ActivePolicy]) -> None:
         self.active = tuple(active)
+        self.unwaivable = frozenset(p.name for p in active if not p.config.waivable)
+        """Policies whose verdicts no waiver lifts (``waivable = false``)."""
         self._project = _hooks(active, ProjectPolicy, "check_project")
         self._page = _hooks(active, PagePolicy, "check_page")
         self._file = _hooks(active, FilePolicy, "check_file")
@@ -128,24 +136,30 @@ class PolicySet:
                 verdicts.append(verdict)
         return verdicts
 
-    def filter_page(self, page: ProjectPage) -> tuple[ProjectPage, list[tuple[DistFile, Verdict]]]:
-        """The page without the files an enforced deny hides, and every non-allow verdict."""
+    def filter_page(
+        self, page: ProjectPage, review: FileReview | None = None
+    ) -> tuple[ProjectPage, list[tuple[DistFile, Verdict]]]:
+        """The page without the files an enforced deny or hold hides, and every non-allow
+        verdict. ``review`` may change each file's verdicts (waivers, quarantine decisions)
+        before they hide it."""
         hooks = tuple((p, h) for p, h in self._file if not p.exempt.matches(page.name))
-        if not hooks:
+        if not hooks and review is None:
             return page, []
         kept: list[DistFile] = []
         noted: list[tuple[DistFile, Verdict]] = []
         for file in page.files:
-            hidden = False
+            verdicts: list[Verdict] = []
             for policy, hook in hooks:
                 try:
                     verdict = policy.judge(hook(page, file), repr(file.filename))
                 except Exception as error:
                     verdict = policy.crashed(error, repr(file.filename))
                 if verdict is not None:
-                    noted.append((file, verdict))
-                    hidden = hidden or verdict.denies
-            if not hidden:
+                    verdicts.append(verdict)
+            if review is not None:
+                verdicts = review(file, verdicts)
+            noted.extend((file, verdict) for verdict in verdicts)
+            if not any(verdict.blocks for verdict in verdicts):
                 kept.append(file)
         if len(kept) == len(page.files):
             return page, noted
@@ -207,8 +221,8 @@ def _without_hidden(page: ProjectPage, kept: list[DistFile]) -> ProjectPage:
 
 
 def first_denial(verdicts: Sequence[Verdict]) -> Verdict | None:
-    """The enforced deny that decides, if any (the first in configuration order)."""
+    """The enforced deny or hold that decides, if any (the first in configuration order)."""
     for verdict in verdicts:
-        if verdict.denies:
+        if verdict.blocks:
             return verdict
     return None

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from policies.base import ENTRY_POINT_GROUP, Option, PolicyError, PolicyPlugin
 
-RESERVED_KEYS = ("use", "mode", "exempt")
+RESERVED_KEYS = ("use", "mode", "exempt", "waivable")
 """Keys of a ``[[policy]]`` table that belong to the engine, never to a policy."""
 
 

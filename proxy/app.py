@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import aiohttp
 from starlette.applications import Starlette
 
+from policies.changes import InputChange
 from policies.engine import PolicyEngine
 from proxy import admin, admin_audit, admin_changes
 from proxy.access_log import AccessLog
@@ -24,6 +25,7 @@ from proxy.alerts.service import AlertService
 from proxy.attestations import shared_verifier
 from proxy.auth_gate import AuthGate, exposure_warning
 from proxy.caching import CachingRepository
+from proxy.console.routes import console_routes
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
@@ -43,7 +45,8 @@ from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
-from storage.base import FetchLogStore
+from proxy.workflow.runtime import WORKFLOW_CHANGE, Workflow
+from storage.base import FetchLogStore, KeyValueStore
 from storage.change_feed import ChangeFeed
 from storage.factory import Stores, open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
@@ -56,7 +59,7 @@ def create_app(settings: Settings, *, access_sink: LineSink | None = None) -> St
     """``access_sink``: where access-log lines go (default: stdout, in batches)."""
     app = Starlette(
         routes=all_routes(
-            [*admin.routes(), *admin_changes.routes(), *admin_audit.routes()],
+            [*admin.routes(), *admin_changes.routes(), *admin_audit.routes(), *console_routes()],
             index_extra=json_api_routes(),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -117,6 +120,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _listen_for_incidents(changes, settings, stores, fetchlog, session, metrics)
         stack.push_async_callback(changes.aclose)
         await changes.start()
+        workflow = await start_workflow(stores.state, changes, stack)
         engine = await stack.enter_async_context(
             PolicyEngine.running(settings, stores.state, session, changes.announce)
         )
@@ -127,13 +131,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             engine=engine,
             caching=caching,
             downloads=downloads,
-            chain=EnforcingRepository(caching, engine, verifier),
+            chain=EnforcingRepository(caching, engine, verifier, workflow),
             renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
             identity=Authenticator(identity_config(settings), TokenStore(stores.state)),
             changes=changes,
+            workflow=workflow,
         )
         if (warning := exposure_warning(settings.host, AuthMode(settings.auth))) is not None:
             logger.warning("%s", warning)
@@ -147,6 +152,20 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stack.callback(shared_changes.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
+
+
+async def start_workflow(
+    kv: KeyValueStore, changes: Invalidations, stack: AsyncExitStack
+) -> Workflow:
+    """Waivers and holds, followed by every process through the workflow's own generation;
+    a change (or a waiver's expiry) drops the rendered pages of exactly its projects, here:
+    each process learns of the change itself, so nothing goes through the shared feed."""
+    workflow = Workflow(kv)
+    workflow.listen(lambda projects: changes.announce(InputChange.of(WORKFLOW_CHANGE, projects)))
+    await workflow.start()
+    follower = asyncio.create_task(workflow.follow())
+    stack.callback(follower.cancel)
+    return workflow
 
 
 def _listen_for_incidents(

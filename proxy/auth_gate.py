@@ -3,6 +3,8 @@ authenticates every request (``proxy.identity.Authenticator``), puts the caller 
 scope (``pipgate.user``, ``pipgate.identity``, ``pipgate.admin``) and enforces ``auth``:
 
 - ``/healthz`` and ``/readyz`` are always open (load balancers and orchestrators);
+- the console (``/-/ui/``) signs its users in itself, with a session cookie
+  (``proxy.console``): browsers do not send Basic credentials to it;
 - ``/-/...`` and ``/metrics`` need the admin role; with ``auth = "off"`` loopback clients
   are admins too, as before identities existed;
 - the index needs valid credentials with ``auth = "required"``, takes them when given with
@@ -29,6 +31,7 @@ from storage.base import StorageError
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+CONSOLE_PREFIX = "/-/ui"
 CHALLENGE = b'Basic realm="pipgate"'
 _AUTHORIZATION = b"authorization"
 
@@ -65,7 +68,7 @@ class AuthGate:
         self.mode = mode
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or _console(scope["path"]):
             await self.app(scope, receive, send)
             return
         admin_path = is_admin_path(scope["path"])
@@ -142,6 +145,10 @@ class AuthGate:
             await _challenge(send, _refusal_text(outcome))
         else:
             await _challenge(send, "admin credentials required\n")
+
+
+def _console(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
 
 
 def _enter(scope: Scope, identity: Identity | None) -> None:

@@ -1,4 +1,5 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom, scan, doctor, token."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, lock, impact, osv-bundle,
+scan, doctor, token, waiver, quarantine."""
 
 from __future__ import annotations
 
@@ -96,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     from proxy.cli_log import add_log_commands
     from proxy.cli_osv_bundle import add_bundle_command
     from proxy.cli_policies import add_policy_commands
+    from proxy.cli_quarantine import add_quarantine_commands
     from proxy.cli_scan import add_scan_command
     from proxy.cli_token import add_token_commands
+    from proxy.cli_waiver import add_waiver_commands
     from proxy.doctor import add_doctor_command
 
     add_policy_commands(subparsers)
@@ -108,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_scan_command(subparsers)
     add_doctor_command(subparsers)
     add_token_commands(subparsers)
+    add_waiver_commands(subparsers)
+    add_quarantine_commands(subparsers)
     return parser
 
 

@@ -8,6 +8,8 @@
    run before the first byte is served.
 
 Every verdict other than a plain allow goes into ``ctx.verdicts`` (and so the fetch log).
+Waivers and quarantine decisions (``proxy.workflow``) review the verdicts of the projects
+they name before anything is enforced; other projects skip review entirely.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from packaging.utils import NormalizedName
 
 from policies.base import ArtifactInfo, Verdict
 from policies.engine import PolicyEngine
-from policies.policyset import first_denial
+from policies.policyset import FileReview, PolicySet, first_denial
 from proxy.attestations import AttestationVerifier
 from proxy.errors import FileNotFound, PolicyDenied, ProxyError
 from proxy.model import DistFile, ProjectPage
@@ -30,6 +32,8 @@ from proxy.repository import (
     Resource,
     ResourceKind,
 )
+from proxy.workflow.review import Reviewer
+from proxy.workflow.runtime import Workflow
 
 logger = logging.getLogger(__name__)
 
@@ -48,34 +52,45 @@ class EnforcingRepository(RepositoryWrapper):
         source: Repository,
         engine: PolicyEngine,
         verifier: AttestationVerifier | None = None,
+        workflow: Workflow | None = None,
     ) -> None:
         super().__init__(source)
         self.engine = engine
         self.verifier = verifier
         """Records every served file's attestation result, whatever the policies are."""
+        self.workflow = workflow
 
     async def get_project_page(self, name: NormalizedName, ctx: RequestContext) -> ProjectPage:
         # One PolicySet per request: a reload meanwhile cannot mix two configurations.
         policies = self.engine.current
-        _enforce(policies.check_project(name), ctx, f"project {name!r}")
+        review = self._reviewer(name, policies)
+        deferred = await self._project(policies.check_project(name), review, ctx, name)
         page = await self.source.get_project_page(name, ctx)
-        _enforce(policies.check_page(page), ctx, f"project {name!r}")
-        filtered, noted = policies.filter_page(page)
+        deferred += await self._project(policies.check_page(page), review, ctx, name)
+        filtered, noted = policies.filter_page(page, _files(review, deferred))
+        if review is None and self.workflow is not None and any(v.holds for _, v in noted):
+            # Rare: a policy holds a file of a project nothing was held or waived for yet.
+            review = Reviewer(name, (), {}, policies.unwaivable)
+            filtered, noted = policies.filter_page(page, review.for_files(()))
         ctx.verdicts.extend(verdict for _, verdict in noted)
+        await self._record(review)
         return filtered
 
     async def get_resource(
         self, name: NormalizedName, filename: str, kind: ResourceKind, ctx: RequestContext
     ) -> Resource:
         policies = self.engine.current
-        _enforce(policies.check_project(name), ctx, f"project {name!r}")
+        review = self._reviewer(name, policies)
+        deferred = await self._project(policies.check_project(name), review, ctx, name)
         page = await self.source.get_project_page(name, RequestContext())
-        _enforce(policies.check_page(page), ctx, f"project {name!r}")
+        deferred += await self._project(policies.check_page(page), review, ctx, name)
         file = page.file(filename)
         if file is None:
             raise FileNotFound(name, filename)
         # Same per-file verdicts as filter_page, so "listed" and "downloadable" never differ.
-        _enforce(policies.check_file(page, file), ctx, f"file {filename!r}")
+        verdicts = policies.check_file(page, file)
+        verdicts = await self._review_file(name, file, verdicts, review, deferred, stored=True)
+        _enforce(verdicts, ctx, f"file {filename!r}")
         wants_artifact = policies.wants_artifact(name)
         if kind is ResourceKind.DIST and (wants_artifact or self.verifier is not None):
             artifact = await self._artifact_info(name, file, ctx)
@@ -86,8 +101,62 @@ class EnforcingRepository(RepositoryWrapper):
                 ctx.attestation = result.log_value
             if wants_artifact:
                 verdicts = await policies.check_artifact(name, file, artifact)
+                # The queue may have changed while the artifact policies ran.
+                review = self._reviewer(name, policies)
+                verdicts = await self._review_file(name, file, verdicts, review, [], stored=False)
                 _enforce(verdicts, ctx, f"file {filename!r}")
         return await self.source.get_resource(name, filename, kind, ctx)
+
+    # -- review (proxy.workflow) ---------------------------------------------------------
+
+    def _reviewer(self, name: NormalizedName, policies: PolicySet) -> Reviewer | None:
+        if self.workflow is None:
+            return None
+        return self.workflow.reviewer(name, policies.unwaivable)
+
+    def _fresh(
+        self, name: str, review: Reviewer | None, verdicts: list[Verdict]
+    ) -> Reviewer | None:
+        """``review``, or an empty reviewer when a verdict holds (its hold must be queued)."""
+        if review is None and self.workflow is not None and any(v.holds for v in verdicts):
+            return Reviewer(name, (), {}, self.engine.current.unwaivable)
+        return review
+
+    async def _project(
+        self, verdicts: list[Verdict], review: Reviewer | None, ctx: RequestContext, name: str
+    ) -> list[Verdict]:
+        """Review and enforce project-level verdicts; the denies deferred to each file."""
+        subject = f"project {name!r}"
+        review = self._fresh(name, review, verdicts)
+        if review is None:
+            _enforce(verdicts, ctx, subject)
+            return []
+        reviewed, deferred = review.project_verdicts(verdicts)
+        await self._record(review)
+        _enforce(reviewed, ctx, subject)
+        return deferred
+
+    async def _review_file(
+        self,
+        name: str,
+        file: DistFile,
+        verdicts: list[Verdict],
+        review: Reviewer | None,
+        deferred: list[Verdict],
+        *,
+        stored: bool,
+    ) -> list[Verdict]:
+        review = self._fresh(name, review, verdicts)
+        if review is None:
+            return verdicts
+        reviewed = review.file_verdicts(file, verdicts, deferred, stored=stored)
+        await self._record(review)
+        return reviewed
+
+    async def _record(self, review: Reviewer | None) -> None:
+        if review is not None and self.workflow is not None and review.new_holds:
+            await self.workflow.record_holds(review)
+            review.new_holds.clear()
 
     async def _artifact_info(
         self, name: NormalizedName, file: DistFile, ctx: RequestContext
@@ -120,8 +189,12 @@ class EnforcingRepository(RepositoryWrapper):
             return None
 
 
+def _files(review: Reviewer | None, deferred: list[Verdict]) -> FileReview | None:
+    return review.for_files(deferred) if review is not None else None
+
+
 def _enforce(verdicts: list[Verdict], ctx: RequestContext, subject: str) -> None:
-    """Record every verdict; raise ``PolicyDenied`` (403) for the first enforced deny."""
+    """Record every verdict; raise ``PolicyDenied`` (403) for the first enforced deny or hold."""
     ctx.verdicts.extend(verdicts)
     denial = first_denial(verdicts)
     if denial is not None:

@@ -70,6 +70,11 @@ class PolicyDenied(ProxyError):
     """A policy refused the project or file (403)."""
 
     def __init__(self, verdict: Verdict, subject: str) -> None:
-        super().__init__(f"{subject} is blocked by policy {verdict.policy!r}: {verdict.reason}")
+        if verdict.holds:
+            item = f" (quarantine item {verdict.quarantine_id})" if verdict.quarantine_id else ""
+            what = f"is held for review{item} by policy {verdict.policy!r}"
+        else:
+            what = f"is blocked by policy {verdict.policy!r}"
+        super().__init__(f"{subject} {what}: {verdict.reason}")
         self.verdict = verdict
         self.subject = subject

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from policies.base import Verdict
 from proxy.model import DistFile, filename_version
 from proxy.repository import RequestContext
 from proxy.state import AppState
@@ -17,12 +18,23 @@ logger = logging.getLogger(__name__)
 MAX_VERDICTS_PER_ROW = 100
 
 
+def verdict_row(verdict: Verdict) -> dict[str, str]:
+    """``{"policy", "decision", "reason"}``; ``mode: audit``; a lifted verdict's decision is
+    ``waived`` (with ``waiver``) or ``released``, and its own decision is in ``original``."""
+    row = {"policy": verdict.policy, "decision": verdict.outcome, "reason": verdict.reason}
+    if verdict.audit:
+        row["mode"] = "audit"
+    if verdict.lifted:
+        row["original"] = verdict.decision.value
+    if verdict.waiver_id is not None:
+        row["waiver"] = str(verdict.waiver_id)
+    if verdict.quarantine_id is not None:
+        row["quarantine"] = str(verdict.quarantine_id)
+    return row
+
+
 def verdict_rows(ctx: RequestContext) -> tuple[dict[str, str], ...]:
-    rows = [
-        {"policy": v.policy, "decision": v.decision.value, "reason": v.reason}
-        | ({"mode": "audit"} if v.audit else {})
-        for v in ctx.verdicts
-    ]
+    rows = [verdict_row(v) for v in ctx.verdicts]
     if len(rows) > MAX_VERDICTS_PER_ROW:
         extra = len(rows) - MAX_VERDICTS_PER_ROW
         rows = rows[:MAX_VERDICTS_PER_ROW]

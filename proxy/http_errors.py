@@ -8,6 +8,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from proxy.console.links import RefusalLinks, refusal_links
 from proxy.errors import (
     IntegrityError,
     NotAcceptable,
@@ -44,12 +45,31 @@ def status_for(error: Exception) -> int:
 async def handle_error(request: Request, error: Exception) -> Response:
     status = status_for(error)
     headers = {"Cache-Control": "no-store"}
+    body = _one_line(error) + "\n"
     if isinstance(error, PolicyDenied):
-        headers["X-Pipgate-Policy"] = error.verdict.policy
+        links = _links(request, error)
+        headers["X-Pipgate-Policy"] = links.header(error.verdict.policy)
+        body += links.body() + "\n"
     if status >= 500:
         logger.warning("%s %s -> %d: %s", request.method, request.url.path, status, error)
     await _log_failure(request, error, status)
-    return PlainTextResponse(_one_line(error) + "\n", status_code=status, headers=headers)
+    return PlainTextResponse(body, status_code=status, headers=headers)
+
+
+def _links(request: Request, error: PolicyDenied) -> RefusalLinks:
+    """Where the refused developer (or their admin) reads the decision and asks for a waiver."""
+    from proxy.routes import public_root  # routes imports this module
+
+    pending: PendingFetch | None = getattr(request.state, "pending_fetch", None)
+    state = request.app.state.pipgate
+    waivable = error.verdict.policy not in state.engine.current.unwaivable
+    return refusal_links(
+        public_root(request),
+        error.verdict,
+        pending.project if pending else None,
+        pending.filename if pending else None,
+        waivable=waivable and error.verdict.quarantine_id is None,
+    )
 
 
 async def _log_failure(request: Request, error: Exception, status: int) -> None:

@@ -96,7 +96,7 @@ class Metrics:
         if record.size and record.status in (200, 206) and record.kind != "page":
             self.bytes_served.labels(record.kind).inc(record.size)
         for verdict in verdicts:
-            decision = "audit" if verdict.audit else verdict.decision.value
+            decision = "audit" if verdict.audit else verdict.outcome
             self.verdicts.labels(verdict.policy, decision).inc()
         if record.attestation:
             self.attestations.labels(record.attestation.split(":", 1)[0]).inc()

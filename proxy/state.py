@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
     from proxy.settings import Settings
+    from proxy.workflow.runtime import Workflow
     from storage.base import FetchLogStore
     from storage.factory import Stores
     from storage.generation import SharedGeneration
@@ -40,3 +41,5 @@ class AppState:
     """Tokens in the shared state, verified-token cache, failure limiter (docs/auth.md)."""
     changes: Invalidations
     """Where every input change is announced; drops the affected rendered pages."""
+    workflow: Workflow | None = None
+    """Waivers and the quarantine queue in the shared state (``proxy.workflow``)."""

@@ -195,6 +195,21 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[KeyValueStore]:
+    """Only the shared state store, where ``open_stores`` puts it: for commands (``pipgate
+    token``) that must see what the running replicas see and need nothing else."""
+    async with AsyncExitStack() as stack:
+        if uses_redis(settings):
+            from storage.redis import RedisKeyValueStore  # only when configured
+
+            state = RedisKeyValueStore(settings.cache_url, prefix=f"{REDIS_PREFIX}state:")
+            stack.push_async_callback(state.aclose)
+            yield state
+        else:
+            yield await _open_kv(settings.data_dir / "state", stack)
+
+
+@asynccontextmanager
 async def open_blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
     """The blob store alone, as ``open_stores`` opens it (``pipgate doctor`` probes it)."""
     async with AsyncExitStack() as stack:
@@ -233,6 +248,7 @@ __all__ = [
     "open_blob_store",
     "open_fetchlog",
     "open_shared_stores",
+    "open_state",
     "open_stores",
     "s3_location",
     "uses_redis",

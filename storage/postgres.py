@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from storage.base import FetchQuery, FetchRecord, StorageError
+from storage.fetchlog_reports import Dialect, report_indexes
+from storage.fetchlog_rollups import hour_of, rollup_sql, statements, totals
 from storage.fetchlog_sql import (
     ADDED_COLUMNS,
     BATCH_MAX_ROWS,
@@ -37,6 +40,7 @@ from storage.fetchlog_sql import (
 
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 _ACQUIRE_TIMEOUT = 10.0
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _SCHEMA_LOCK_KEY = 0x70697067  # "pipg": serialises CREATE ... IF NOT EXISTS across replicas
 
 
@@ -91,6 +95,12 @@ class PostgresFetchLog:
         # The table name went through check_identifier; every value is a bound parameter.
         self._insert_sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({values})"  # noqa: S608
         self._delete_sql = f"DELETE FROM {table} WHERE time < $1"  # noqa: S608
+        self._rollups = rollup_sql(
+            table,
+            lambda i: f"${i}",
+            "TIMESTAMPTZ",
+            "floor(extract(epoch from time) / 3600)::bigint",
+        )
         self._probe_sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS probe"  # noqa: S608
 
     async def start(self) -> None:
@@ -130,7 +140,11 @@ class PostgresFetchLog:
             + ("(time)" if column == "time" else f"({column}, time)")
             for column in INDEXED_COLUMNS
         ]
-        return [create, *added, *indexes]
+        rollups = self._rollups
+        return [
+            create, *added, *indexes, *report_indexes(table, "'[]'::jsonb"), *rollups.schema,
+            *rollups.backfill,
+        ]  # fmt: skip
 
     async def append(self, record: FetchRecord) -> None:
         self._enqueue(_Append(record))
@@ -154,10 +168,12 @@ class PostgresFetchLog:
         Rows queued before the call are committed first, as in the SQLite backend.
         """
         await self.flush()
+        cutoffs = (hour_of(older_than), utc(older_than), utc(older_than))
         try:
-            status = await self._pool.execute(
-                self._delete_sql, utc(older_than), timeout=_ACQUIRE_TIMEOUT * 6
-            )
+            async with self._pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn, conn.transaction():
+                status = await conn.execute(self._delete_sql, utc(older_than))
+                for statement, cutoff in zip(self._rollups.prune, cutoffs, strict=True):
+                    await conn.execute(statement, cutoff)
         except _DB_ERRORS as error:
             raise StorageError(f"{self._name}: prune failed: {error}") from error
         return int(str(status).rsplit(" ", 1)[-1])
@@ -170,6 +186,26 @@ class PostgresFetchLog:
         except _DB_ERRORS as error:
             raise StorageError(f"{self._name}: query failed: {error}") from error
         return [record_from_values(tuple(row)[1:], row["time"]) for row in rows]
+
+    @property
+    def dialect(self) -> Dialect:
+        return Dialect(
+            table=self._table,
+            placeholder=lambda i: f"${i}",
+            encode_time=utc,
+            decode_time=lambda value: utc(value) if isinstance(value, dt.datetime) else _EPOCH,
+            verdicts_text="verdicts::text",
+            verdicts_empty="'[]'::jsonb",
+        )
+
+    async def report_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]:
+        """Rows of a read-only report statement (``storage.fetchlog_reports``)."""
+        self._require_running()
+        try:
+            rows = await self._pool.fetch(sql, *params, timeout=_ACQUIRE_TIMEOUT * 6)
+        except _DB_ERRORS as error:
+            raise StorageError(f"{self._name}: report failed: {error}") from error
+        return [tuple(row) for row in rows]
 
     async def check(self) -> None:
         self._require_running()
@@ -258,6 +294,9 @@ class PostgresFetchLog:
                 ):
                     await conn.execute("SET LOCAL synchronous_commit = on")
                     await conn.executemany(self._insert_sql, rows)
+                    for statement, values in statements(self._rollups, totals(records, utc)):
+                        if values:
+                            await conn.executemany(statement, values)
             except _DB_ERRORS as exc:
                 error = exc
                 if attempt + 1 < WRITE_ATTEMPTS:

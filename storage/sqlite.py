@@ -22,69 +22,39 @@ import datetime as dt
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 from storage.base import FetchQuery, FetchRecord, StorageError
+from storage.fetchlog_reports import Dialect
+from storage.fetchlog_rollups import hour_of, statements, totals
 from storage.fetchlog_sql import (
-    ADDED_COLUMNS,
     BATCH_MAX_ROWS,
-    COLUMNS,
-    INDEXED_COLUMNS,
     WRITE_ATTEMPTS,
     log_lost_rows,
     logger,
     record_from_values,
     record_values,
     select_statement,
-    utc,
+)
+from storage.fetchlog_sqlite_schema import (
+    DELETE_OLDER,
+    DIALECT,
+    INSERT,
+    PROBE,
+    ROLLUPS,
+    SCHEMA,
+    TABLE,
+    add_missing_columns,
+    from_micros,
+    micros,
 )
 
-_TABLE = "fetch_log"
-_SCHEMA = (
-    f"CREATE TABLE IF NOT EXISTS {_TABLE} ("
-    " id INTEGER PRIMARY KEY,"
-    " time INTEGER NOT NULL,"  # microseconds since the epoch, UTC: exact and sortable
-    " client TEXT NOT NULL, user_name TEXT, build TEXT, kind TEXT NOT NULL, project TEXT,"
-    " version TEXT, filename TEXT, sha256 TEXT, size INTEGER, cache TEXT, upstream TEXT,"
-    " url TEXT, status INTEGER NOT NULL, verdicts TEXT NOT NULL, attestation TEXT,"
-    " upload_time TEXT)",
-    *(
-        f"CREATE INDEX IF NOT EXISTS {_TABLE}_{column} ON {_TABLE} ({column}"
-        + (")" if column == "time" else ", time)")
-        for column in INDEXED_COLUMNS
-    ),
-)
-_PLACEHOLDERS = ", ".join("?" * len(COLUMNS))
-_INSERT = f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"  # noqa: S608
-_DELETE_OLDER = f"DELETE FROM {_TABLE} WHERE time < ?"  # noqa: S608
-_PROBE = f"SELECT 1 FROM {_TABLE} LIMIT 1"  # noqa: S608
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _BUSY_TIMEOUT_MS = 10_000
 _T = TypeVar("_T")
-
-
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Bring a table made by an older pipgate up to ``COLUMNS`` (another worker may race)."""
-    present = {row[1] for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
-    for column, kind in ADDED_COLUMNS:
-        if column in present:
-            continue
-        try:
-            conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {column} {kind}")
-        except sqlite3.OperationalError as error:
-            if "duplicate column" not in str(error):
-                raise
-
-
-def _micros(moment: dt.datetime) -> int:
-    return (utc(moment) - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _from_micros(value: object) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=int(str(value)))
 
 
 @dataclass(slots=True)
@@ -212,9 +182,14 @@ class SqliteFetchLog:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             with conn:
-                for statement in _SCHEMA:
+                for statement in (*SCHEMA, *ROLLUPS.schema):
                     conn.execute(statement)
-                _add_missing_columns(conn)
+                add_missing_columns(conn)
+            # IMMEDIATE: a second worker starting at once waits, then finds the rollups full.
+            conn.execute("BEGIN IMMEDIATE")
+            with conn:
+                for statement in ROLLUPS.backfill:
+                    conn.execute(statement)
         except (OSError, sqlite3.Error) as error:
             ready.set_exception(
                 StorageError(f"fetch log {self._path}: cannot open the database: {error}")
@@ -267,12 +242,14 @@ class SqliteFetchLog:
         return last.action != "stop"
 
     def _insert(self, conn: sqlite3.Connection, records: list[FetchRecord]) -> sqlite3.Error | None:
-        rows = [(_micros(r.time), *record_values(r)[1:]) for r in records]
+        rows = [(micros(r.time), *record_values(r)[1:]) for r in records]
         error: sqlite3.Error | None = None
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with conn:
-                    conn.executemany(_INSERT, rows)
+                    conn.executemany(INSERT, rows)
+                    for statement, values in statements(ROLLUPS, totals(records, micros)):
+                        conn.executemany(statement, values)
             except sqlite3.Error as exc:
                 error = exc
                 if attempt + 1 < WRITE_ATTEMPTS:
@@ -289,7 +266,10 @@ class SqliteFetchLog:
         assert call.cutoff is not None
         try:
             with conn:
-                cursor = conn.execute(_DELETE_OLDER, (_micros(call.cutoff),))
+                cursor = conn.execute(DELETE_OLDER, (micros(call.cutoff),))
+                hour, cutoff = hour_of(call.cutoff), micros(call.cutoff)
+                for statement, value in zip(ROLLUPS.prune, (hour, cutoff, cutoff), strict=True):
+                    conn.execute(statement, (value,))
         except sqlite3.Error as error:
             _fail(call.done, StorageError(f"fetch log {self._path}: prune: {error}"))
             return
@@ -298,23 +278,36 @@ class SqliteFetchLog:
     # --- readers (worker threads, their own connection) -------------------------------
 
     def _select(self, query: FetchQuery) -> list[FetchRecord]:
-        sql, params = select_statement(_TABLE, query, lambda _: "?", _micros)
+        sql, params = select_statement(TABLE, query, lambda _: "?", micros)
+        rows = self._read(sql, params, "query")
+        return [record_from_values(row[1:], from_micros(row[1])) for row in rows]
+
+    def _read(self, sql: str, params: Sequence[object], what: str) -> list[Sequence[object]]:
         try:
             conn = self._connect()
             try:
                 conn.execute("PRAGMA query_only = ON")
-                rows = conn.execute(sql, params).fetchall()
+                rows: list[Sequence[object]] = conn.execute(sql, list(params)).fetchall()
             finally:
                 conn.close()
         except sqlite3.Error as error:
-            raise StorageError(f"fetch log {self._path}: query failed: {error}") from error
-        return [record_from_values(row[1:], _from_micros(row[1])) for row in rows]
+            raise StorageError(f"fetch log {self._path}: {what} failed: {error}") from error
+        return rows
+
+    @property
+    def dialect(self) -> Dialect:
+        return DIALECT
+
+    async def report_rows(self, sql: str, params: Sequence[object]) -> list[Sequence[object]]:
+        """Rows of a read-only report statement (``storage.fetchlog_reports``)."""
+        self._require_running()
+        return await asyncio.to_thread(self._read, sql, params, "report")
 
     def _probe(self) -> None:
         try:
             conn = self._connect()
             try:
-                conn.execute(_PROBE).fetchall()
+                conn.execute(PROBE).fetchall()
             finally:
                 conn.close()
         except sqlite3.Error as error:

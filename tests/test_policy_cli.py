@@ -189,7 +189,13 @@ def test_policies_command__json(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert args.handler(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["active"] == [
-        {"policy": "yanked", "mode": "enforce", "exempt": ["acme-*"], "options": {}}
+        {
+            "policy": "yanked",
+            "mode": "enforce",
+            "exempt": ["acme-*"],
+            "waivable": True,
+            "options": {},
+        }
     ]
     files = next(p for p in document["available"] if p["policy"] == "files")
     assert [o["option"] for o in files["options"]] == ["wheels_only", "max_size", "missing_size"]

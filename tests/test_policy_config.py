@@ -49,9 +49,10 @@ def test_every_problem_is_reported_in_one_error() -> None:
     assert "[[policy]] #1: unknown policy 'relase_age' (did you mean 'release_age'?)" in lines[0]
     assert "valid: allowlist, denylist, dependency_confusion, files" in lines[0]
     assert "[[policy]] #2 (release_age): unknown option 'dayz' (did you mean 'days'?)" in lines[1]
-    assert "valid: use, mode, exempt, days, missing_upload_time" in lines[1]
+    assert "valid: use, mode, exempt, waivable, days, missing_upload_time" in lines[1]
     assert "[[policy]] #2 (release_age): days = -1: expected a number of days >= 0" in lines[2]
-    assert '[[policy]] #3 (yanked): mode = \'dry-run\': expected "enforce" or "audit"' in lines[3]
+    expected = 'expected "enforce", "audit" or "quarantine"'
+    assert f"[[policy]] #3 (yanked): mode = 'dry-run': {expected}" in lines[3]
     assert "[[policy]] #3 (yanked): exempt = 'acme-*': expected a list" in lines[4]
     assert '[[policy]] #4: missing use = "<policy name>"' in lines[5]
 

@@ -297,6 +297,7 @@ def test_describe() -> None:
             "policy": "files",
             "mode": "audit",
             "exempt": ["x"],
+            "waivable": True,
             "options": {"wheels_only": ["acme-*"], "max_size": None, "missing_size": "allow"},
         }
     ]

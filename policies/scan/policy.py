@@ -5,7 +5,8 @@ and an ``ArtifactInfo`` with its sha256 and provenance, but not its bytes. So th
 decides from scan results keyed by sha256 in the shared key-value store (written by
 ``record``, which the proxy chain will call once it hands the verified spool file over,
 and which ``pipgate scan`` uses), and applies ``unscanned`` to files nobody has scanned
-yet. Quarantine is enforced as a refusal whose reason says "quarantined".
+yet. A quarantine is a hold (``Verdict.quarantine``): the file is refused and hidden until
+an admin releases it (``pipgate quarantine``, the console).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class ScanPolicy:
         if judged.decision == "deny":
             return Verdict.deny(self.name, judged.reason)
         if judged.decision == "quarantine":
-            return Verdict.deny(self.name, f"quarantined for review: {judged.reason}")
+            return Verdict.quarantine(self.name, f"quarantined for review: {judged.reason}")
         if judged.decision == "warn":
             return Verdict.warn(self.name, judged.reason)
         return None

@@ -12,6 +12,7 @@ failure reads "invalid credentials".
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import enum
 import hmac
@@ -127,6 +128,14 @@ class Authenticator:
             self.limiter.failed(client)
             logger.info("authentication refused for %s: %s", client, outcome.refusal.value)
         return outcome
+
+    async def verify_password(self, client: str, user: str, secret: str) -> Outcome:
+        """A user name and token typed into a form (the console's sign-in): exactly the
+        checks, failure limit and refusals of the same pair sent as Basic credentials."""
+        if not secret:
+            return Outcome(refusal=Refusal.INVALID)
+        header = b"Basic " + base64.b64encode(f"{user}:{secret}".encode())
+        return await self.authenticate(client, header)
 
     async def _verify(self, key: bytes, authorization: bytes) -> Outcome:
         try:

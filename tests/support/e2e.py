@@ -124,10 +124,13 @@ def refused(
     assert f"403 Client Error: Forbidden for url: {url}" in pip_output, pip_output
     answer = http_get(url)
     assert answer.status == 403, answer
-    assert answer.headers["X-Pipgate-Policy"] == policy
+    assert answer.headers["X-Pipgate-Policy"].split(";")[0] == policy
     prefix = f"file {filename!r} is blocked by policy {policy!r}: "
     assert answer.text.startswith(prefix), answer.text
-    return answer.text.removeprefix(prefix).strip()
+    # The reason is the first line; the console links of the refusal follow it.
+    reason, links = answer.text.split("\ndecision: ", 1)
+    assert links.startswith(f"{server.url}/-/ui/decisions?"), links
+    return reason.removeprefix(prefix).strip()
 
 
 def never_fetched(up: FakeUpstream, filename: str) -> None:
