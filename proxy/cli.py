@@ -49,6 +49,8 @@ def serve_command(args: argparse.Namespace) -> int:
 def run_server(settings: Settings) -> None:
     import uvicorn  # only the serve command needs the server
 
+    from proxy.serve_options import uvicorn_options
+
     if settings.workers > 1:
         from proxy.metrics import prepare_multiprocess
 
@@ -63,9 +65,7 @@ def run_server(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
 
 

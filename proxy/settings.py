@@ -91,6 +91,14 @@ class Settings:
     log_level: str = "info"
     osv_source: str | None = None
     """OSV data (directory, zip or URL) for the default policy set's malicious-package check."""
+    max_header_bytes: int = 32 * 1024
+    """Bytes a client may send before its request headers are complete (then 431)."""
+    header_timeout: float = 10.0
+    """Seconds a client has to send a request's headers (then 408)."""
+    max_connections: int = 2048
+    """Open client connections per worker process (one more is answered 503)."""
+    keepalive_timeout: float = 5.0
+    """Seconds an idle keep-alive connection stays open."""
     upstreams: tuple[UpstreamConfig, ...] = ()
     policies: tuple[Mapping[str, Any], ...] | None = None
     """The ``[[policy]]`` tables; ``None`` = no config file, so the secure default set."""
@@ -131,6 +139,13 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "refresh_trust_root": (v.to_bool, "true or false"),
     "log_level": (v.log_level, "one of critical, error, warning, info, debug"),
     "osv_source": (v.to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
+    "max_header_bytes": (
+        v.in_range(v.byte_size, 1024),
+        "a size of at least 1024 bytes (an integer, or e.g. '64KiB')",
+    ),
+    "header_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "max_connections": (v.in_range(v.to_int, 1), "an integer of at least 1"),
+    "keepalive_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
 }
 _SECRET_KEYS = {"admin_token", "s3_secret_key", "outbound_proxy"}
 
