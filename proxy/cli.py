@@ -1,4 +1,4 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, scan."""
 
 from __future__ import annotations
 
@@ -77,9 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_parser(subparsers)
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
+    from proxy.cli_scan import add_scan_command
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_scan_command(subparsers)
     return parser
 
 

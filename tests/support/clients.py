@@ -153,6 +153,58 @@ def uv_install(
     return _run(command, venv, timeout)
 
 
+def pip_index_versions(
+    workdir: Path, index_url: str, project: str, timeout: float = CLIENT_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """``pip index versions --pre --json project`` for this interpreter; never raises.
+
+    Lists every version pip would consider (tags, requires-python, PEP 592 yanks applied)
+    without downloading a file. ``workdir`` holds the isolated HOME and caches.
+    """
+    command = [
+        sys.executable, "-m", "pip", "index", "versions", "--pre", "--json",
+        "--index-url", index_url, "--disable-pip-version-check", "--no-input",
+        # Loopback only: a 502 is an answer to compare, not a glitch worth 8 s of back-off.
+        "--retries", "0", project,
+    ]  # fmt: skip
+    return subprocess.run(
+        command,
+        env=isolated_env(workdir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def uv_compile(
+    venv: Path,
+    index_url: str,
+    requirements: Sequence[str],
+    *,
+    extra: Sequence[str] = (),
+    timeout: float = CLIENT_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """``uv pip compile --no-deps -`` of ``requirements`` for ``venv``'s interpreter.
+
+    With ``--no-deps`` uv picks versions from the pages alone and fetches no file.
+    """
+    command = [
+        *uv_binary(), "pip", "compile", "--python", str(venv_python(venv)),
+        "--index-url", index_url, "--no-cache", "--no-config", "--no-deps",
+        "--no-header", "--no-annotate", *extra, "-",
+    ]  # fmt: skip
+    return subprocess.run(
+        command,
+        env=isolated_env(venv.parent),
+        input="\n".join(requirements) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_in_venv(venv: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run the venv's python (e.g. ``"-c", "import demo"``) in the isolated environment."""
     return _run([str(venv_python(venv)), *args], venv, timeout)
@@ -172,9 +224,11 @@ def _run(command: list[str], venv: Path, timeout: float) -> subprocess.Completed
 __all__ = [
     "isolated_env",
     "make_venv",
+    "pip_index_versions",
     "pip_install",
     "run_in_venv",
     "uv_binary",
+    "uv_compile",
     "uv_install",
     "venv_python",
 ]

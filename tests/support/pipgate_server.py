@@ -95,22 +95,26 @@ class PipgateProcess:
     """``pipgate serve`` in a subprocess; ``kill()`` sends SIGKILL to that PID only."""
 
     def __init__(
-        self, data_dir: Path, upstream: str, *extra: str, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        upstream: str | None,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
     ) -> None:
+        """``upstream=None`` keeps the embedded default; ``program`` replaces
+        ``python -m proxy`` (e.g. the installed ``pipgate`` script)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.index_url = f"{self.url}/simple/"
         self.args = [
-            sys.executable,
-            "-m",
-            "proxy",
+            *(program or [sys.executable, "-m", "proxy"]),
             "serve",
             "--port",
             str(self.port),
             "--data-dir",
             str(data_dir),
-            "--upstream",
-            upstream,
+            *(["--upstream", upstream] if upstream is not None else []),
             *extra,
         ]
         base = {k: v for k, v in os.environ.items() if not k.startswith("PIPGATE_")}

@@ -1,0 +1,106 @@
+"""Labels that values carry through ``py_flow``'s analysis, and the small helpers that
+make them from constants and environment lookups."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import contextlib
+from typing import TYPE_CHECKING
+
+from policies.scan import py_catalog as cat
+
+if TYPE_CHECKING:
+    from policies.scan.py_flow import Scope
+
+
+class Label:
+    """Bit flags as plain ints: ``enum.Flag`` arithmetic cost a third of the analysis."""
+
+    NONE = 0
+    DECODED = 1
+    BLOB = 2
+    NETDATA = 4
+    SECRET = 8
+    """Read from a store of secrets: SSH keys, browser profiles, wallets, chat tokens."""
+    ENVDUMP = 16
+    IDENTITY = 32
+    CLOUD = 64
+    """A cloud metadata service's answer (instance credentials)."""
+
+
+HIDDEN = Label.DECODED | Label.BLOB
+STOLEN = Label.SECRET | Label.ENVDUMP
+PLAIN_CODECS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1", "utf-16", "cp1252"})
+
+
+def env_label(key: ast.expr) -> int:
+    """One environment variable: the host's or user's name is identity. Secrets in
+    variables (API keys) are not labelled: clients send them to their API by design."""
+    if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
+        return Label.NONE
+    return Label.IDENTITY if cat.is_identity_env(key.value) else Label.NONE
+
+
+def refs(node: ast.expr) -> frozenset[str]:
+    """Names and string pieces an expression uses: enough to tie a written file's path to
+    the process started on it."""
+    found: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            found.add(child.id)
+        elif isinstance(child, ast.Constant) and isinstance(child.value, str):
+            piece = child.value.strip("\\/ ")
+            if len(piece) >= 4:
+                found.add(piece)
+    return frozenset(found)
+
+
+def constant_label(value: object, scope: Scope, node: ast.Constant, secrets: bool) -> int:
+    if not isinstance(value, str | bytes):
+        return Label.NONE
+    label = Label.BLOB if cat.is_blob(value) else Label.NONE
+    if secrets and isinstance(value, str) and len(value) < 4096:
+        if cat.secret_path(value):
+            scope.secret_line = scope.secret_line or node.lineno
+            label |= Label.SECRET
+        elif cat.cloud_metadata(value):
+            label |= Label.CLOUD
+    return label
+
+
+def embedded_executable(value: str | bytes) -> str | None:
+    """Whether a base64 or hex literal starts with an executable's magic bytes."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    head = "".join(text[:96].split())
+    candidates = []
+    with contextlib.suppress(ValueError, binascii.Error):
+        candidates.append(base64.b64decode(head[:64] + "=" * (-len(head[:64]) % 4)))
+    with contextlib.suppress(ValueError):
+        candidates.append(bytes.fromhex(head[:16]))
+    for raw in candidates:
+        if raw.startswith(b"MZ"):
+            return "Windows"
+        if raw.startswith(b"\x7fELF"):
+            return "Linux"
+    return None
+
+
+def is_reversal(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Slice)
+        and isinstance(node.step, ast.UnaryOp)
+        and isinstance(node.step.op, ast.USub)
+        and node.lower is None
+        and node.upper is None
+    )
+
+
+def is_main_test(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
