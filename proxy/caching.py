@@ -107,10 +107,11 @@ class CachingRepository:
                 fetched = await fetch
             else:
                 fetched = await asyncio.wait_for(fetch, self._revalidate_timeout)
-        except (UpstreamUnavailable, UpstreamProtocolError, TimeoutError, NotFound) as error:
-            self._note(name, _page_outcome(error), started)
+        except Exception as caught:
+            error = upstream_failure(caught)
+            self._note(name, _page_outcome(caught), started)
             if entry is None or isinstance(error, NotFound):
-                raise
+                raise error from (None if error is caught else caught)
             logger.warning("serving stale page for %s: %r", name, error)
             self._retry_after[name] = self._clock() + min(self._ttl, STALE_RETRY_SECONDS)
             ctx.cache, ctx.upstream = "stale", entry.upstream
@@ -168,9 +169,11 @@ class CachingRepository:
     async def _refresh_list(self, ctx: RequestContext) -> ProjectList:
         try:
             fetched = await self._upstream.fetch_project_list(None)
-        except (UpstreamUnavailable, UpstreamProtocolError):
+        except Exception as caught:
+            error = upstream_failure(caught)
             if self._list is None:
-                raise
+                raise error from (None if error is caught else caught)
+            logger.warning("serving the stale project list: %r", error)
             ctx.cache = "stale"
             return self._list[0]
         if fetched.projects is None:
@@ -215,6 +218,18 @@ def _source_of(
     if dist.provenance is None:
         raise FileNotFound(name, f"{dist.filename}.provenance")
     return dist.provenance, None, None
+
+
+def upstream_failure(error: Exception) -> Exception:
+    """What a failed upstream fetch means for the client: the domain errors as they are; a
+    timeout as "unavailable"; anything else (a bug, or input no parser expected) as a
+    protocol error, so the cached page is served stale or the answer is a 502, never a 500."""
+    if isinstance(error, UpstreamUnavailable | UpstreamProtocolError | NotFound):
+        return error
+    if isinstance(error, TimeoutError):
+        return UpstreamUnavailable(f"upstream timed out ({type(error).__name__})")
+    logger.error("unexpected upstream failure", exc_info=error)
+    return UpstreamProtocolError(f"upstream answer could not be used: {error!r}")
 
 
 def _page_outcome(error: Exception) -> str:

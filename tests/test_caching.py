@@ -13,8 +13,15 @@ from packaging.utils import NormalizedName
 
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
-from proxy.errors import FileNotFound, IntegrityError, ProjectNotFound, UpstreamUnavailable
+from proxy.errors import (
+    FileNotFound,
+    IntegrityError,
+    ProjectNotFound,
+    UpstreamProtocolError,
+    UpstreamUnavailable,
+)
 from proxy.repository import RequestContext, ResourceKind
+from proxy.upstream_base import ListFetch, PageFetch, Validators
 from storage.filesystem import FilesystemBlobStore
 from storage.filesystem_kv import FilesystemKeyValueStore
 from storage.locks import MemoryLockManager
@@ -255,3 +262,44 @@ async def test_artifact__unlisted_file_and_missing_metadata_are_not_found(
         await repo.get_resource(NAME, "demo-2.0.tar.gz", ResourceKind.DIST, RequestContext())
     with pytest.raises(FileNotFound):
         await repo.get_resource(NAME, WHEEL, ResourceKind.METADATA, RequestContext())
+
+
+class CrashingUpstream(MemoryUpstream):
+    """An upstream stage that fails in a way no one foresaw (a bug, an odd page)."""
+
+    crash: bool = False
+
+    async def fetch_page(self, name: NormalizedName, validators: Validators | None) -> PageFetch:
+        if self.crash:
+            raise ZeroDivisionError("unforeseen")
+        return await super().fetch_page(name, validators)
+
+    async def fetch_project_list(self, validators: Validators | None) -> ListFetch:
+        if self.crash:
+            raise ZeroDivisionError("unforeseen")
+        return await super().fetch_project_list(validators)
+
+
+async def test_any_upstream_failure_serves_stale_or_is_a_protocol_error(
+    blobs: FilesystemBlobStore, pages: FilesystemKeyValueStore, tmp_path: Path
+) -> None:
+    upstream, clock = CrashingUpstream(), Clock()
+    upstream.add("demo", WHEEL, b"x" * 10)
+    repo, _ = make_repo(upstream, blobs, pages, clock)
+    await repo.get_project_page(NAME, RequestContext())
+    await repo.get_project_list(RequestContext())
+    upstream.crash = True
+    clock.now += 3600
+    ctx = RequestContext()
+    assert (await repo.get_project_page(NAME, ctx)).file(WHEEL) is not None
+    assert ctx.cache == "stale"
+    list_ctx = RequestContext()
+    await repo.get_project_list(list_ctx)
+    assert list_ctx.cache == "stale"
+    empty = FilesystemKeyValueStore(tmp_path / "empty")
+    await empty.start()
+    fresh, _ = make_repo(upstream, blobs, empty, clock)
+    with pytest.raises(UpstreamProtocolError, match="unforeseen"):
+        await fresh.get_project_page(NAME, RequestContext())
+    with pytest.raises(UpstreamProtocolError, match="unforeseen"):
+        await fresh.get_project_list(RequestContext())
