@@ -19,13 +19,14 @@ from policies.engine import PolicyEngine
 from proxy import admin
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
+from proxy.download_limits import DownloadLimits
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
 from proxy.json_routes import json_api_routes
 from proxy.metrics import Metrics
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import create_session, trusted_origins
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
@@ -59,11 +60,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         fetchlog = await stack.enter_async_context(open_fetchlog(settings))
         retention = asyncio.create_task(enforce_retention(fetchlog, settings.log_retention_days))
         stack.callback(retention.cancel)
-        session = create_session(settings, allowed_hosts(settings))
+        session = create_session(settings, trusted_origins(settings))
         stack.push_async_callback(session.close)
         upstream = build_upstream(settings, session)
         metrics = Metrics()
-        downloads = DownloadManager(upstream, stores.blobs, stores.locks)
+        limits = DownloadLimits(
+            max_bytes=settings.max_artifact_bytes,
+            deadline=settings.download_deadline,
+            abandoned_grace=settings.abandoned_download_seconds,
+        )
+        downloads = DownloadManager(upstream, stores.blobs, stores.locks, limits)
         downloads.observe = metrics.observe_upstream
         stack.push_async_callback(downloads.aclose)
         caching = CachingRepository(
@@ -74,6 +80,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             settings.page_ttl,
             revalidate_timeout=settings.revalidate_timeout,
             observe=metrics.observe_upstream,
+            allow_unhashed=settings.allow_unhashed_files,
         )
         verifier = await shared_verifier(settings)
         engine = await stack.enter_async_context(

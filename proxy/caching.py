@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 from packaging.utils import NormalizedName
 
 from proxy import page_codec
-from proxy.downloads import Download, DownloadManager, LiveBody, UpstreamObserver
+from proxy.downloads import Download, DownloadManager, UpstreamObserver
 from proxy.errors import FileNotFound, NotFound, UpstreamProtocolError, UpstreamUnavailable
+from proxy.live_body import LiveBody
 from proxy.model import DistFile, ProjectList, ProjectPage
 from proxy.page_codec import CachedPage
 from proxy.repository import RequestContext, Resource, ResourceKind
+from proxy.unhashed import UnverifiableFile, without_unverifiable_metadata
 from proxy.upstream_base import Upstream, Validators
 from storage.base import BlobStore, KeyValueStore, StorageError
 from storage.keys import blob_key, page_key
@@ -47,6 +49,7 @@ class CachingRepository:
         revalidate_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
         observe: UpstreamObserver | None = None,
+        allow_unhashed: bool = False,
     ) -> None:
         self._upstream = upstream
         self._pages = pages
@@ -55,6 +58,8 @@ class CachingRepository:
         self._ttl = page_ttl
         self._revalidate_timeout = revalidate_timeout
         self._observe = observe
+        self._allow_unhashed = allow_unhashed
+        """``proxy.unhashed``: serve files listed without a sha256 (unverified)."""
         self._retry_after: dict[NormalizedName, float] = {}
         self._clock = clock
         self._memory: dict[NormalizedName, CachedPage] = {}
@@ -124,6 +129,8 @@ class CachingRepository:
         elif fetched.page is not None:
             ctx.cache = "miss"
             page, fetched_validators = fetched.page, fetched.validators
+            if not self._allow_unhashed:
+                page = without_unverifiable_metadata(page)
         else:  # a 304 to an unconditional request: the upstream is broken
             raise UpstreamProtocolError(f"upstream answered 304 for {name!r} without validators")
         ctx.upstream = fetched.upstream
@@ -193,6 +200,8 @@ class CachingRepository:
         if dist is None:
             raise FileNotFound(name, filename)
         url, sha256, size = _source_of(name, dist, kind)
+        if sha256 is None and kind is ResourceKind.DIST and not self._allow_unhashed:
+            raise UnverifiableFile(filename)
         key = blob_key(name, filename, kind.value)
         ctx.upstream = page_ctx.upstream
         stored = await self._blobs.open(key)
@@ -200,7 +209,9 @@ class CachingRepository:
             ctx.cache = "hit"
             return Resource(dist, kind, stored, sha256)
         ctx.cache = "miss"
-        download = self._downloads.get_or_start(Download(key, name, filename, url, sha256, size))
+        limits = self._downloads.limits
+        download = Download(key, name, filename, url, sha256, size, limits)
+        download = self._downloads.get_or_start(download)
         return Resource(dist, kind, LiveBody(download), sha256)
 
 

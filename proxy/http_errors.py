@@ -18,7 +18,7 @@ from proxy.errors import (
     UpstreamUnavailable,
 )
 from proxy.fetchlog import PendingFetch, record_failure
-from proxy.responses import RangeNotSatisfiable
+from proxy.responses import ClientDisconnected, RangeNotSatisfiable
 from storage.base import StorageError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (UpstreamProtocolError, 502),
     (UpstreamUnavailable, 503),
     (StorageError, 503),
+    (ClientDisconnected, 499),  # nginx's "client closed request": only ever a log status
 ]
 
 

@@ -81,6 +81,16 @@ def byte_size(value: object) -> int:
     return int(float(match[1]) * _BYTE_UNITS[match[2]])
 
 
+def trusted_entries(value: object) -> tuple[str, ...]:
+    """``trusted_hosts``: ``host``, ``host:port``, ``[v6]:port`` or ``http(s)://host[:port]``."""
+    from proxy.trusted_origins import parse_entry
+
+    entries = to_hosts(value)
+    for entry in entries:
+        parse_entry(entry)
+    return entries
+
+
 def http_url(value: object) -> str:
     url = to_str(value)
     parts = urlsplit(url)

@@ -62,7 +62,8 @@ class Settings:
     shorter than pip's 15 s default timeout so a slow upstream never fails an install."""
     upstream_retries: int = 2
     trusted_hosts: tuple[str, ...] = ()
-    """Hosts (besides the upstreams') that may resolve to private addresses."""
+    """Origins (besides the upstreams') that may resolve to private addresses: ``host``
+    (ports 80 and 443), ``host:port`` or ``http(s)://host:port``."""
     trust_upstream_network: bool = True
     """Hosts the upstreams' pages link to may resolve into an upstream's own network."""
     outbound_proxy: str | None = None
@@ -97,6 +98,14 @@ class Settings:
     """Seconds a client has to send a request's headers (then 408)."""
     max_connections: int = 2048
     """Open client connections per worker process (one more is answered 503)."""
+    max_artifact_bytes: int = 4 * 1024**3
+    """Largest file pipgate downloads (listed, announced or streamed size)."""
+    download_deadline: float = 3600.0
+    """Seconds one upstream download may take from start to end."""
+    abandoned_download_seconds: float = 30.0
+    """Seconds a download may go on once its last client has left; then it is stopped."""
+    allow_unhashed_files: bool = False
+    """Serve files an upstream lists without a sha256 (unverified); ``proxy.unhashed``."""
     keepalive_timeout: float = 5.0
     """Seconds an idle keep-alive connection stays open."""
     upstreams: tuple[UpstreamConfig, ...] = ()
@@ -121,7 +130,11 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "connect_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "revalidate_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "upstream_retries": (v.in_range(v.to_int, 0), "an integer >= 0"),
-    "trusted_hosts": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
+    "trusted_hosts": (
+        v.trusted_entries,
+        "a list of host, host:port or http(s)://host:port entries (comma-separated in the "
+        "environment)",
+    ),
     "trust_upstream_network": (v.to_bool, "true or false"),
     "outbound_proxy": (v.opt_http_url, "an http(s) URL of a proxy"),
     "no_proxy": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
@@ -146,6 +159,13 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "header_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "max_connections": (v.in_range(v.to_int, 1), "an integer of at least 1"),
     "keepalive_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "allow_unhashed_files": (v.to_bool, "true or false"),
+    "max_artifact_bytes": (
+        v.in_range(v.byte_size, 1),
+        "a size of at least 1 byte (an integer, or e.g. '4GiB')",
+    ),
+    "download_deadline": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "abandoned_download_seconds": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
 }
 _SECRET_KEYS = {"admin_token", "s3_secret_key", "outbound_proxy"}
 
