@@ -48,7 +48,7 @@ from proxy.address_kinds import (
     network_of,
 )
 from proxy.errors import ForbiddenTarget
-from proxy.trusted_origins import DEFAULT_PORTS, TrustedOrigins, normalize_host
+from proxy.trusted_origins import DEFAULT_PORTS, TrustedOrigin, TrustedOrigins, normalize_host
 
 if TYPE_CHECKING:
     from aiohttp.client_middlewares import ClientHandlerType
@@ -99,8 +99,8 @@ class NetGuard:
 
     def __init__(
         self,
-        trusted: TrustedOrigins | Iterable[str],
-        upstreams: TrustedOrigins | Iterable[str] = (),
+        trusted: TrustedOrigins | Iterable[str | TrustedOrigin],
+        upstreams: TrustedOrigins | Iterable[str | TrustedOrigin] = (),
         *,
         trust_upstream_network: bool = True,
     ) -> None:
@@ -179,7 +179,7 @@ class NetGuard:
         return ", ".join(map(str, sorted(self.network_ports)))
 
 
-def _origins(value: TrustedOrigins | Iterable[str]) -> TrustedOrigins:
+def _origins(value: TrustedOrigins | Iterable[str | TrustedOrigin]) -> TrustedOrigins:
     return value if isinstance(value, TrustedOrigins) else TrustedOrigins.from_entries(value)
 
 
