@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
 from proxy import admin
+from proxy.access_log import AccessLog
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
 from proxy.download_limits import DownloadLimits
@@ -25,6 +26,7 @@ from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
 from proxy.json_routes import json_api_routes
+from proxy.line_sink import LineSink
 from proxy.metrics import Metrics
 from proxy.outbound import create_session, trusted_origins
 from proxy.render_cache import RenderCache
@@ -39,7 +41,8 @@ from storage.generation import SharedGeneration
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, access_sink: LineSink | None = None) -> Starlette:
+    """``access_sink``: where access-log lines go (default: stdout, in batches)."""
     app = Starlette(
         routes=all_routes(admin.routes(), index_extra=json_api_routes()),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -48,6 +51,9 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     # Warm pages skip the framework; everything else goes through Starlette's stack.
     app.add_middleware(WarmPages, state_holder=app)
+    if settings.access_log != "off":
+        # Added last, so outermost: the fast path's answers are logged too.
+        app.add_middleware(AccessLog, fmt=settings.access_log, sink=access_sink or LineSink())
     return app
 
 

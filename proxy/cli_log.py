@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from proxy.cli_pipes import quiet_on_broken_pipe
 from proxy.settings import SettingsError, load_settings
 from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log, sqlite_path, utc
@@ -279,8 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pipgate")
     add_log_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from proxy.access_log import CONTEXT_KEY, USER_KEY
 from proxy.errors import InvalidName
 from proxy.fetchlog import PendingFetch, record_fetch
 from proxy.http_errors import status_for
@@ -45,8 +46,9 @@ def context_of(
     if label is not None and not _LABEL.match(label):
         raise InvalidName(f"build label {label!r} may only use letters, digits, '.', '_', '-'")
     client = request.client.host if request.client else ""
-    ctx = RequestContext(client=client, build=label, user=request.scope.get("pipgate.user"))
+    ctx = RequestContext(client=client, build=label, user=request.scope.get(USER_KEY))
     request.state.pending_fetch = PendingFetch(ctx, kind, project, filename)
+    request.scope[CONTEXT_KEY] = ctx  # for the access log
     return ctx
 
 

@@ -149,3 +149,15 @@ def log_level(value: object) -> str:
     if level not in {"critical", "error", "warning", "info", "debug"}:
         raise ValueError
     return level
+
+
+def one_of(*choices: str) -> Callable[[object], str]:
+    """Exactly one of ``choices`` (case-insensitive)."""
+
+    def convert(value: object) -> str:
+        text = to_str(value).strip().lower()
+        if text not in choices:
+            raise ValueError
+        return text
+
+    return convert
