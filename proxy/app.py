@@ -12,6 +12,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 
@@ -20,6 +22,7 @@ from proxy import admin
 from proxy.access_log import AccessLog
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
+from proxy.disk_space import DiskWatch
 from proxy.download_limits import DownloadLimits
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
@@ -34,7 +37,7 @@ from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
-from storage.factory import open_fetchlog, open_stores
+from storage.factory import Stores, blob_root, open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
 from storage.generation import SharedGeneration
 
@@ -104,6 +107,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
+            disk=DiskWatch(data_disks(settings, stores), settings.min_free_bytes),
         )
         app.state.pipgate = state
         await state.generation.start()
@@ -111,6 +115,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stack.callback(follower.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
+
+
+def data_disks(settings: Settings, stores: Stores) -> list[Path]:
+    """Where pipgate writes: the data dir, the blob root (unless on S3) and the spool."""
+    paths = [settings.data_dir, stores.blobs.spool_dir]
+    if urlsplit(settings.blob_url).scheme != "s3":
+        paths.insert(1, blob_root(settings))
+    return paths
 
 
 @contextlib.contextmanager

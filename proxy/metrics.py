@@ -9,10 +9,18 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from policies.base import Verdict
+from proxy.disk_space import DiskUsage
 from storage.base import FetchRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -42,6 +50,21 @@ class Metrics:
         self.attestations = Counter(
             "pipgate_attestations", "Attestation results", ["result"], registry=self.registry
         )
+        # Per filesystem; every worker sees the same disk, so the newest value is the truth.
+        self.disk_free = Gauge(
+            "pipgate_disk_free_bytes",
+            "Bytes free on a data disk",
+            ["path"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.disk_total = Gauge(
+            "pipgate_disk_total_bytes",
+            "Size of a data disk",
+            ["path"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
         self.upstream_latency = Histogram(
             "pipgate_upstream_seconds",
             "Upstream page request latency",
@@ -60,6 +83,11 @@ class Metrics:
             self.verdicts.labels(verdict.policy, decision).inc()
         if record.attestation:
             self.attestations.labels(record.attestation.split(":", 1)[0]).inc()
+
+    def observe_disks(self, usages: Sequence[DiskUsage]) -> None:
+        for usage in usages:
+            self.disk_free.labels(str(usage.path)).set(usage.free)
+            self.disk_total.labels(str(usage.path)).set(usage.total)
 
     def observe_upstream(self, upstream: str, outcome: str, seconds: float) -> None:
         self.upstream_latency.labels(upstream, outcome).observe(seconds)

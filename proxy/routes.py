@@ -209,6 +209,7 @@ async def readyz(request: Request) -> Response:
             await check()
         except Exception as error:
             problems.append(f"{label}: {error}")
+    problems.extend(await state.disk.problems())
     if problems:
         return PlainTextResponse("not ready: " + "; ".join(problems) + "\n", status_code=503)
     return PlainTextResponse("ready\n")

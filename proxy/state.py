@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
     from policies.engine import PolicyEngine
     from proxy.caching import CachingRepository
+    from proxy.disk_space import DiskWatch
     from proxy.downloads import DownloadManager
     from proxy.metrics import Metrics
     from proxy.render_cache import RenderCache
@@ -34,3 +35,5 @@ class AppState:
     metrics: Metrics
     generation: SharedGeneration
     """The policy generation shared by every replica: a reload on one reaches all."""
+    disk: DiskWatch
+    """Free space on the data disks (``/readyz``, metrics)."""
