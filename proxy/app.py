@@ -21,6 +21,7 @@ from policies.engine import PolicyEngine
 from proxy import admin
 from proxy.access_log import AccessLog
 from proxy.attestations import shared_verifier
+from proxy.cache_eviction import CacheEvictor
 from proxy.caching import CachingRepository
 from proxy.disk_space import DiskWatch
 from proxy.download_limits import DownloadLimits
@@ -39,6 +40,7 @@ from proxy.settings import Settings
 from proxy.state import AppState
 from storage.factory import Stores, blob_root, open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
+from storage.filesystem import FilesystemBlobStore
 from storage.generation import SharedGeneration
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             engine=engine,
             caching=caching,
             downloads=downloads,
-            chain=EnforcingRepository(caching, engine, verifier),
+            chain=EnforcingRepository(caching, engine, verifier, on_refused=caching.forget_file),
             renders=RenderCache(),
             fetchlog=fetchlog,
             metrics=metrics,
@@ -110,11 +112,41 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             disk=DiskWatch(data_disks(settings, stores), settings.min_free_bytes),
         )
         app.state.pipgate = state
+        caching.on_forget = metrics.observe_eviction
+        state.evictor = start_eviction(settings, stores, downloads, metrics, stack)
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))
         stack.callback(follower.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
+
+
+def start_eviction(
+    settings: Settings,
+    stores: Stores,
+    downloads: DownloadManager,
+    metrics: Metrics,
+    stack: AsyncExitStack,
+) -> CacheEvictor | None:
+    """Least-recently-served eviction (and the cache-size metrics) for a filesystem store."""
+    if not isinstance(stores.blobs, FilesystemBlobStore):
+        if settings.cache_max_bytes:
+            logger.warning(
+                "cache_max_bytes is enforced on the filesystem blob store only; bound an "
+                "S3 bucket with a lifecycle rule"
+            )
+        return None
+    evictor = CacheEvictor(
+        stores.blobs,
+        stores.locks,
+        settings.cache_max_bytes,
+        observe=metrics.observe_eviction,
+        on_stats=lambda stats: metrics.observe_cache(stats.blobs, stats.bytes),
+    )
+    downloads.committed = evictor.note_commit
+    task = asyncio.create_task(evictor.run(), name="cache eviction")
+    stack.callback(task.cancel)
+    return evictor
 
 
 def data_disks(settings: Settings, stores: Stores) -> list[Path]:

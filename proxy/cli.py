@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    from proxy.cli_cache import add_cache_command
     from proxy.cli_log import add_log_commands
     from proxy.cli_policies import add_policy_commands
     from proxy.cli_scan import add_scan_command
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_log_commands(subparsers)
     add_scan_command(subparsers)
     add_doctor_command(subparsers)
+    add_cache_command(subparsers)
     return parser
 
 

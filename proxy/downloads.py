@@ -236,6 +236,8 @@ class DownloadManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self.observe: UpstreamObserver | None = None
         """Called with (upstream, outcome, seconds) when a download ends (metrics)."""
+        self.committed: Callable[[int], None] | None = None
+        """Called with the size of each blob this process committed (cache eviction)."""
 
     def get_or_start(self, download: Download) -> Download:
         current = self._inflight.get(download.key)
@@ -253,6 +255,9 @@ class DownloadManager:
             await download.run(self._upstream, self._blobs, self._locks)
         finally:
             self._inflight.pop(download.key, None)
+            stored_here = download.error is None and download.blob is None
+            if stored_here and self.committed is not None and download.size is not None:
+                self.committed(download.size)
             if self.observe is not None:
                 outcome = "file-" + _outcome(download.error)
                 upstream = self._upstream.upstream_for(download.name)

@@ -65,6 +65,30 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.cache_bytes = Gauge(
+            "pipgate_cache_bytes",
+            "Bytes of artifact blobs in the cache (at the last eviction pass)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.cache_blobs = Gauge(
+            "pipgate_cache_blobs",
+            "Artifact blobs in the cache (at the last eviction pass)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.evictions = Counter(
+            "pipgate_cache_evictions",
+            "Blobs deleted from the cache: lru (over cache_max_bytes), refused, purge",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.evicted_bytes = Counter(
+            "pipgate_cache_evicted_bytes",
+            "Bytes deleted from the cache",
+            ["reason"],
+            registry=self.registry,
+        )
         self.upstream_latency = Histogram(
             "pipgate_upstream_seconds",
             "Upstream page request latency",
@@ -88,6 +112,14 @@ class Metrics:
         for usage in usages:
             self.disk_free.labels(str(usage.path)).set(usage.free)
             self.disk_total.labels(str(usage.path)).set(usage.total)
+
+    def observe_cache(self, blobs: int, size: int) -> None:
+        self.cache_blobs.set(blobs)
+        self.cache_bytes.set(size)
+
+    def observe_eviction(self, reason: str, blobs: int, size: int) -> None:
+        self.evictions.labels(reason).inc(blobs)
+        self.evicted_bytes.labels(reason).inc(size)
 
     def observe_upstream(self, upstream: str, outcome: str, seconds: float) -> None:
         self.upstream_latency.labels(upstream, outcome).observe(seconds)

@@ -111,6 +111,8 @@ class Settings:
     """Seconds one upstream download may take from start to end."""
     abandoned_download_seconds: float = 30.0
     """Seconds a download may go on once its last client has left; then it is stopped."""
+    cache_max_bytes: int = 0
+    """Artifact blobs kept at most; the least recently served go first. 0: no limit."""
     min_free_bytes: int = 512 * 1024**2
     """Below this much free space on a data disk, ``/readyz`` reports not ready."""
     allow_unhashed_files: bool = False
@@ -172,6 +174,7 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "keepalive_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "allow_unhashed_files": (v.to_bool, "true or false"),
     "min_free_bytes": (v.byte_size, "a size in bytes (an integer, or e.g. '2GiB')"),
+    "cache_max_bytes": (v.byte_size, "a size in bytes, 0 for no limit (or e.g. '200GiB')"),
     "max_artifact_bytes": (
         v.in_range(v.byte_size, 1),
         "a size of at least 1 byte (an integer, or e.g. '4GiB')",

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from policies.engine import PolicyEngine
+    from proxy.cache_eviction import CacheEvictor
     from proxy.caching import CachingRepository
     from proxy.disk_space import DiskWatch
     from proxy.downloads import DownloadManager
@@ -37,3 +38,5 @@ class AppState:
     """The policy generation shared by every replica: a reload on one reaches all."""
     disk: DiskWatch
     """Free space on the data disks (``/readyz``, metrics)."""
+    evictor: CacheEvictor | None = None
+    """Least-recently-served eviction of blobs (filesystem store only)."""
