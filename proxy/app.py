@@ -92,6 +92,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             revalidate_timeout=settings.revalidate_timeout,
             observe=metrics.observe_upstream,
             allow_unhashed=settings.allow_unhashed_files,
+            locks=stores.locks,
+            page_lock_wait=settings.upstream_timeout,
         )
         verifier = await shared_verifier(settings)
         engine = await stack.enter_async_context(

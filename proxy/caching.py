@@ -19,14 +19,16 @@ from packaging.utils import NormalizedName
 
 from proxy import page_codec
 from proxy.downloads import Download, DownloadManager, UpstreamObserver
-from proxy.errors import FileNotFound, NotFound, UpstreamProtocolError, UpstreamUnavailable
+from proxy.errors import FileNotFound, NotFound, UpstreamProtocolError
 from proxy.live_body import LiveBody
 from proxy.model import DistFile, ProjectList, ProjectPage
 from proxy.page_codec import CachedPage
+from proxy.page_locks import PageLocks
 from proxy.repository import RequestContext, Resource, ResourceKind
 from proxy.unhashed import UnverifiableFile, without_unverifiable_metadata
 from proxy.upstream_base import Upstream, Validators
-from storage.base import BlobStore, KeyValueStore, StorageError
+from proxy.upstream_failures import page_outcome, upstream_failure
+from storage.base import BlobStore, KeyValueStore, LockManager, StorageError
 from storage.keys import blob_key, page_key
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _LIST_KEY = "__project_list__"
 STALE_RETRY_SECONDS = 30.0
+_INLINE_DECODE_BYTES = 256 * 1024
 
 
 class CachingRepository:
@@ -50,6 +53,8 @@ class CachingRepository:
         clock: Callable[[], float] = time.time,
         observe: UpstreamObserver | None = None,
         allow_unhashed: bool = False,
+        locks: LockManager | None = None,
+        page_lock_wait: float = 30.0,
     ) -> None:
         self._upstream = upstream
         self._pages = pages
@@ -59,9 +64,11 @@ class CachingRepository:
         self._revalidate_timeout = revalidate_timeout
         self._observe = observe
         self._allow_unhashed = allow_unhashed
+        """``proxy.unhashed``: serve files listed without a sha256 (unverified)."""
+        self._page_locks = PageLocks(locks)
+        self._page_lock_wait = page_lock_wait
         self.on_forget: Callable[[str, int, int], None] | None = None
         """Called with ("refused", blobs, bytes) when ``forget_file`` deleted something."""
-        """``proxy.unhashed``: serve files listed without a sha256 (unverified)."""
         self._retry_after: dict[NormalizedName, float] = {}
         self._clock = clock
         self._memory: dict[NormalizedName, CachedPage] = {}
@@ -88,20 +95,49 @@ class CachingRepository:
             # every client wait for another timeout.
             ctx.cache, ctx.upstream = "stale", entry.upstream
             return entry.page
-        return (await self._single_flight(name, lambda: self._refresh(name, entry, ctx))).page
+        refreshed = await self._single_flight(name, lambda: self._shared_refresh(name, entry, ctx))
+        return refreshed.page
 
     async def _cached(self, name: NormalizedName) -> CachedPage | None:
         entry = self._memory.get(name)
         if entry is None:
-            try:
-                raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
-            except StorageError as error:  # a broken page store is a miss, never a failure
-                logger.warning("page cache read failed for %s: %s", name, error)
-                return None
-            entry = page_codec.decode(raw) if raw is not None else None
+            entry = await self._stored(name)
             if entry is not None:
                 self._memory[name] = entry
         return entry
+
+    async def _stored(self, name: NormalizedName) -> CachedPage | None:
+        try:
+            raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
+        except StorageError as error:  # a broken page store is a miss, never a failure
+            logger.warning("page cache read failed for %s: %s", name, error)
+            return None
+        if raw is None:
+            return None
+        if len(raw) <= _INLINE_DECODE_BYTES:
+            return page_codec.decode(raw)
+        return await asyncio.to_thread(page_codec.decode, raw)  # a huge page: off the loop
+
+    async def _shared_refresh(
+        self, name: NormalizedName, entry: CachedPage | None, ctx: RequestContext
+    ) -> CachedPage:
+        """Refresh in turn with every other process (``proxy.page_locks``): whoever comes
+        second finds the first one's page in the store and asks the upstream nothing."""
+        key = page_key(self._upstream.upstream_for(name), name)
+        wait = self._revalidate_timeout if entry is not None else self._page_lock_wait
+        async with self._page_locks.turn(key, wait) as held:
+            stored = await self._stored(name)
+            fresher = stored is not None and (entry is None or stored.fetched_at > entry.fetched_at)
+            if stored is not None and fresher and self._clock() < stored.fetched_at + self._ttl:
+                self._memory[name] = stored
+                self._retry_after.pop(name, None)
+                ctx.cache, ctx.upstream = "hit", stored.upstream
+                return stored
+            if not held and entry is not None:
+                # Another process is still refreshing it: answer from the cache meanwhile.
+                ctx.cache, ctx.upstream = "stale", entry.upstream
+                return entry
+            return await self._refresh(name, entry, ctx)
 
     async def _refresh(
         self, name: NormalizedName, entry: CachedPage | None, ctx: RequestContext
@@ -116,7 +152,7 @@ class CachingRepository:
                 fetched = await asyncio.wait_for(fetch, self._revalidate_timeout)
         except Exception as caught:
             error = upstream_failure(caught)
-            self._note(name, _page_outcome(caught), started)
+            self._note(name, page_outcome(caught), started)
             if entry is None or isinstance(error, NotFound):
                 raise error from (None if error is caught else caught)
             logger.warning("serving stale page for %s: %r", name, error)
@@ -247,24 +283,6 @@ def _source_of(
     if dist.provenance is None:
         raise FileNotFound(name, f"{dist.filename}.provenance")
     return dist.provenance, None, None
-
-
-def upstream_failure(error: Exception) -> Exception:
-    """What a failed upstream fetch means for the client: the domain errors as they are; a
-    timeout as "unavailable"; anything else (a bug, or input no parser expected) as a
-    protocol error, so the cached page is served stale or the answer is a 502, never a 500."""
-    if isinstance(error, UpstreamUnavailable | UpstreamProtocolError | NotFound):
-        return error
-    if isinstance(error, TimeoutError):
-        return UpstreamUnavailable(f"upstream timed out ({type(error).__name__})")
-    logger.error("unexpected upstream failure", exc_info=error)
-    return UpstreamProtocolError(f"upstream answer could not be used: {error!r}")
-
-
-def _page_outcome(error: Exception) -> str:
-    if isinstance(error, NotFound):
-        return "page-not-found"
-    return "page-timeout" if isinstance(error, TimeoutError) else "page-error"
 
 
 def _merge(old: Validators, new: Validators) -> Validators:

@@ -24,7 +24,7 @@ from proxy.repository import RequestContext, ResourceKind
 from proxy.upstream_base import ListFetch, PageFetch, Validators
 from storage.filesystem import FilesystemBlobStore
 from storage.filesystem_kv import FilesystemKeyValueStore
-from storage.locks import MemoryLockManager
+from storage.locks import FileLockManager, MemoryLockManager
 from tests.support.memory_upstream import MemoryUpstream
 
 NAME = NormalizedName("demo")
@@ -303,3 +303,26 @@ async def test_any_upstream_failure_serves_stale_or_is_a_protocol_error(
         await fresh.get_project_page(NAME, RequestContext())
     with pytest.raises(UpstreamProtocolError, match="unforeseen"):
         await fresh.get_project_list(RequestContext())
+
+
+async def test_pages_are_single_flight_across_processes(tmp_path: Path) -> None:
+    """Two caching stages that share only the stores (as workers and replicas do) make one
+    upstream request for one page, and the second answers from the first one's fetch."""
+    upstream = MemoryUpstream(delay=0.2)
+    upstream.add("demo", WHEEL, b"x" * 10)
+    shared_pages = FilesystemKeyValueStore(tmp_path / "pages")
+    await shared_pages.start()
+    repos = []
+    for worker in ("a", "b"):
+        blobs = FilesystemBlobStore(tmp_path / f"blobs-{worker}")
+        await blobs.start()
+        locks = FileLockManager(tmp_path / "locks")  # each process opens its own
+        downloads = DownloadManager(upstream, blobs, locks)
+        repos.append(CachingRepository(upstream, shared_pages, downloads, blobs, 60, locks=locks))
+    contexts = [RequestContext() for _ in range(6)]
+    pages = await asyncio.gather(
+        *(repos[i % 2].get_project_page(NAME, ctx) for i, ctx in enumerate(contexts))
+    )
+    assert upstream.page_calls[NAME] == 1
+    assert all(page.file(WHEEL) is not None for page in pages)
+    assert [ctx.cache for ctx in contexts].count("miss") == 1
