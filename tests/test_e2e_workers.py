@@ -5,8 +5,9 @@ Each test first opens keep-alive connections until both workers hold some (read 
 ``/proc``: see ``tests.support.worker_sockets``), so every request below is known to reach
 the worker that holds its connection. Twenty concurrent cold requests for one file, or for
 one project page, sent over connections held by both workers, make one upstream GET: the
-file's and the page's locks are ``flock`` locks that every process on the machine sees. A reload posted to whichever worker
-accepts it reaches the other through the shared policy generation.
+file's and the page's locks are ``flock`` locks that every process on the machine sees. A
+reload posted to whichever worker accepts it reaches the other through the shared policy
+generation.
 """
 
 from __future__ import annotations
