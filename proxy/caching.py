@@ -37,6 +37,7 @@ T = TypeVar("T")
 _LIST_KEY = "__project_list__"
 STALE_RETRY_SECONDS = 30.0
 _INLINE_DECODE_BYTES = 256 * 1024
+_INLINE_ENCODE_FILES = 500
 
 
 class CachingRepository:
@@ -175,7 +176,7 @@ class CachingRepository:
         new = CachedPage(page, fetched_validators, self._clock(), fetched.upstream)
         self._memory[name] = new
         try:
-            await self._pages.set(page_key(fetched.upstream, name), page_codec.encode(new))
+            await self._pages.set(page_key(fetched.upstream, name), await _encoded(new))
         except StorageError as error:
             logger.warning("page cache write failed for %s: %s", name, error)
         return new
@@ -267,6 +268,12 @@ class CachingRepository:
                 logger.warning("refused blob %s was not deleted: %s", key, error)
         if deleted and self.on_forget is not None:
             self.on_forget("refused", deleted, freed)
+
+
+async def _encoded(entry: CachedPage) -> bytes:
+    if len(entry.page.files) <= _INLINE_ENCODE_FILES:
+        return page_codec.encode(entry)
+    return await asyncio.to_thread(page_codec.encode, entry)  # a huge page: off the loop
 
 
 def _source_of(
