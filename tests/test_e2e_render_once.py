@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy import routes
+from proxy import rendering, routes
 from proxy.model import ProjectPage
 from proxy.negotiation import Format
 from tests.support.builders import build_wheel
@@ -42,7 +42,7 @@ def get(url: str, headers: dict[str, str] | None = None, timeout: float = WAIT) 
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The name of every page pipgate renders."""
     seen: list[str] = []
-    real = routes.render_project_page
+    real = rendering.render_project_page
 
     def counting(page: ProjectPage, fmt: Format) -> bytes:
         seen.append(page.name)
@@ -107,7 +107,7 @@ def test_healthz_answers_while_a_100000_file_page_renders(
     huge_project(upstream)
     started, answered = threading.Event(), threading.Event()
     seen_answer: list[bool] = []
-    real = routes.render_project_page
+    real = rendering.render_project_page
 
     def render_waiting_for_healthz(page: ProjectPage, fmt: Format) -> bytes:
         started.set()
