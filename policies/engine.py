@@ -36,6 +36,7 @@ from proxy.settings import Settings
 if TYPE_CHECKING:
     import aiohttp
 
+    from policies.changes import Announce
     from storage.base import KeyValueStore
 
 logger = logging.getLogger(__name__)
@@ -48,12 +49,14 @@ def default_policy_tables(osv_source: str | None = None) -> tuple[Mapping[str, A
     """The secure default set, active when no ``[[policy]]`` table is configured.
 
     ``typosquat`` (enforce), malicious-package blocking by ``osv`` when an OSV data source
-    is configured (the ``osv_source`` server setting), and ``attestations`` (default
-    options: provenance that is present must verify).
+    is configured (the ``osv_source`` server setting), ``project_status`` (PEP 792: an
+    index MUST NOT offer a quarantined project's files, so quarantined is a 403) and
+    ``attestations`` (default options: provenance that is present must verify).
     """
     tables: list[Mapping[str, Any]] = [{"use": "typosquat", "mode": "enforce"}]
     if osv_source:
         tables.append({"use": "osv", "source": osv_source, "vulnerable": False})
+    tables.append({"use": "project_status"})
     tables.append({"use": "attestations"})
     return tuple(tables)
 
@@ -155,10 +158,18 @@ class PolicyEngine:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, settings: Settings, kv: KeyValueStore, http: aiohttp.ClientSession | None = None
+        cls,
+        settings: Settings,
+        kv: KeyValueStore,
+        http: aiohttp.ClientSession | None = None,
+        announce: Announce | None = None,
     ) -> AsyncIterator[PolicyEngine]:
-        """Build and start the engine for the app's lifespan; close the policies on exit."""
-        env = PolicyEnvironment(data_dir=settings.data_dir, kv=kv, http=http, settings=settings)
+        """Build and start the engine for the app's lifespan; close the policies on exit.
+
+        ``announce`` receives the input changes policies make (e.g. an OSV refresh)."""
+        env = PolicyEnvironment(
+            data_dir=settings.data_dir, kv=kv, http=http, settings=settings, announce=announce
+        )
         engine = cls.from_settings(settings, env)
         await engine.start()
         try:

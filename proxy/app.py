@@ -12,16 +12,17 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
-from urllib.parse import urlsplit
 
+import aiohttp
 from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
-from proxy import admin
+from proxy import admin, admin_audit, admin_changes
 from proxy.access_log import AccessLog
+from proxy.alerts.delivery import Webhook, WebhookSender
+from proxy.alerts.service import AlertService
+from proxy.app_storage import data_disks, start_eviction
 from proxy.attestations import shared_verifier
-from proxy.cache_eviction import CacheEvictor
 from proxy.caching import CachingRepository
 from proxy.disk_space import DiskWatch
 from proxy.download_limits import DownloadLimits
@@ -29,18 +30,21 @@ from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
+from proxy.invalidation import Invalidations, drop_rendered
 from proxy.json_routes import json_api_routes
 from proxy.line_sink import LineSink
+from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
-from proxy.outbound import create_session, trusted_origins
+from proxy.outbound import create_session, outbound_from, trusted_origins
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
-from storage.factory import Stores, blob_root, open_fetchlog, open_stores
+from storage.base import FetchLogStore
+from storage.change_feed import ChangeFeed
+from storage.factory import Stores, open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
-from storage.filesystem import FilesystemBlobStore
 from storage.generation import SharedGeneration
 
 logger = logging.getLogger(__name__)
@@ -49,7 +53,10 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings, *, access_sink: LineSink | None = None) -> Starlette:
     """``access_sink``: where access-log lines go (default: stdout, in batches)."""
     app = Starlette(
-        routes=all_routes(admin.routes(), index_extra=json_api_routes()),
+        routes=all_routes(
+            [*admin.routes(), *admin_changes.routes(), *admin_audit.routes()],
+            index_extra=json_api_routes(),
+        ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
@@ -96,8 +103,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             page_lock_wait=settings.upstream_timeout,
         )
         verifier = await shared_verifier(settings)
+        renders = RenderCache()
+        changes = Invalidations(ChangeFeed(stores.state))
+        changes.listen(drop_rendered(renders))
+        changes.listen(admin_changes.revalidate_upstream(caching))
+        _listen_for_incidents(changes, settings, stores, fetchlog, session, metrics)
+        stack.push_async_callback(changes.aclose)
+        await changes.start()
         engine = await stack.enter_async_context(
-            PolicyEngine.running(settings, stores.state, session)
+            PolicyEngine.running(settings, stores.state, session, changes.announce)
         )
         state = AppState(
             settings=settings,
@@ -107,10 +121,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             caching=caching,
             downloads=downloads,
             chain=EnforcingRepository(caching, engine, verifier, on_refused=caching.forget_file),
-            renders=RenderCache(),
+            renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
+            changes=changes,
             disk=DiskWatch(data_disks(settings, stores), settings.min_free_bytes),
         )
         app.state.pipgate = state
@@ -119,44 +134,53 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))
         stack.callback(follower.cancel)
+        shared_changes = asyncio.create_task(changes.follow())
+        stack.callback(shared_changes.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
 
 
-def start_eviction(
+def _listen_for_incidents(
+    changes: Invalidations,
     settings: Settings,
     stores: Stores,
-    downloads: DownloadManager,
+    fetchlog: FetchLogStore,
+    session: aiohttp.ClientSession,
     metrics: Metrics,
-    stack: AsyncExitStack,
-) -> CacheEvictor | None:
-    """Least-recently-served eviction (and the cache-size metrics) for a filesystem store."""
-    if not isinstance(stores.blobs, FilesystemBlobStore):
-        if settings.cache_max_bytes:
-            logger.warning(
-                "cache_max_bytes is enforced on the filesystem blob store only; bound an "
-                "S3 bucket with a lifecycle rule"
-            )
-        return None
-    evictor = CacheEvictor(
-        stores.blobs,
-        stores.locks,
-        settings.cache_max_bytes,
-        observe=metrics.observe_eviction,
-        on_stats=lambda stats: metrics.observe_cache(stats.blobs, stats.bytes),
+) -> None:
+    """Alerts and the malicious-blob sweep follow OSV changes (docs/incident-response.md)."""
+    webhooks = tuple(Webhook(url, "json") for url in settings.alert_webhooks) + tuple(
+        Webhook(url, "slack") for url in settings.alert_slack_webhooks
     )
-    downloads.committed = evictor.note_commit
-    task = asyncio.create_task(evictor.run(), name="cache eviction")
-    stack.callback(task.cancel)
-    return evictor
-
-
-def data_disks(settings: Settings, stores: Stores) -> list[Path]:
-    """Where pipgate writes: the data dir, the blob root (unless on S3) and the spool."""
-    paths = [settings.data_dir, stores.blobs.spool_dir]
-    if urlsplit(settings.blob_url).scheme != "s3":
-        paths.insert(1, blob_root(settings))
-    return paths
+    sender = None
+    if webhooks:
+        sender = WebhookSender(
+            session,
+            webhooks,
+            log_path=settings.data_dir / "alerts" / "deliveries.jsonl",
+            retries=settings.alert_retries,
+            backoff=settings.alert_backoff,
+            proxy_for=outbound_from(settings).proxy_for,
+            observe=lambda result: metrics.alert_deliveries.labels(result).inc(),
+        )
+    alerts = AlertService(
+        fetchlog,
+        stores.state,
+        sender,
+        retention_days=settings.log_retention_days,
+        observe=lambda alert: metrics.alerts.labels(
+            "malicious" if alert.advisory.malicious else "vulnerable"
+        ).inc(),
+    )
+    sweeper = MaliciousBlobSweeper(
+        stores.blobs,
+        fetchlog,
+        mode=settings.malicious_blobs,
+        quarantine_dir=settings.data_dir / "quarantine",
+        observe=lambda action: metrics.malicious_blobs.labels(action).inc(),
+    )
+    changes.listen(alerts.listener)
+    changes.listen(sweeper.listener)
 
 
 @contextlib.contextmanager

@@ -92,13 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
     from proxy.cli_cache import add_cache_command
+    from proxy.cli_impact import add_impact_command
+    from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
+    from proxy.cli_osv_bundle import add_bundle_command
     from proxy.cli_policies import add_policy_commands
     from proxy.cli_scan import add_scan_command
     from proxy.doctor import add_doctor_command
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_lock_command(subparsers)
+    add_impact_command(subparsers)
+    add_bundle_command(subparsers)
     add_scan_command(subparsers)
     add_doctor_command(subparsers)
     add_cache_command(subparsers)

@@ -178,6 +178,11 @@ def trusted_origins(settings: Settings) -> TrustedOrigins:
             *upstream_origins(settings),
             *settings.trusted_hosts,
             *outbound_from(settings).proxy_origins(),
+            # Operator-configured alert receivers, often on the internal network.
+            *(
+                url_origin(url)
+                for url in (*settings.alert_webhooks, *settings.alert_slack_webhooks)
+            ),
         ]
     )
 

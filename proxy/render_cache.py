@@ -7,10 +7,15 @@ own absolute URL (PEP 740 provenance links, the JSON API's file URLs; it comes f
 per root by ``variant_of``: a byte replace and a gzip, never a render. A page without
 absolute links (most pages) is the same bytes for every root and needs no variant.
 
-An entry lives until the cached upstream page it was rendered from needs revalidation; a
-reload changes the generation, so older entries are never looked up again (and ``clear``
-drops them). Entries and variants share one LRU bounded by bytes. ``make`` is single-flight:
-concurrent misses for one key share one render.
+An entry lives until the cached upstream page it was rendered from needs revalidation, or
+until an input change (``invalidate``) names its project (its variants go with it); a reload
+changes the generation, so older entries are never looked up again. Entries and variants
+share one LRU bounded by bytes. ``make`` is single-flight: concurrent misses for one key
+share one render.
+
+A render that started before an invalidation of its project must not be stored after it
+(it may hold the old verdicts): ``make`` takes ``epoch`` before it starts and ``put``
+refuses the entry then (the request that made it still gets it).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ import hashlib
 import html
 import json
 import secrets
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -107,17 +112,61 @@ def _etag(body: bytes) -> str:
     return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+def project_of(key: RenderKey) -> str:
+    """The project a key renders (JSON API keys are ``<name>/json``, ``<name>/<v>/json``)."""
+    return key[0].split("/", 1)[0]
+
+
 _Slot = RenderKey | tuple[RenderKey, str]
+"""A rendered page, or one of its variants: (key, root)."""
+_RECENT_INVALIDATIONS = 256
+"""Invalidations remembered for ``put``'s check; an older ``since`` refuses every entry."""
+
+
+def _project(slot: _Slot) -> str:
+    key = slot[0] if isinstance(slot[0], tuple) else slot
+    return project_of(key)
 
 
 class RenderCache:
-    """An LRU of rendered pages and their per-root variants, bounded by total bytes."""
+    """An LRU of rendered pages and their per-root variants, bounded by total bytes, with
+    entries findable by project."""
 
     def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._entries: OrderedDict[_Slot, Rendered] = OrderedDict()
+        self._by_project: dict[str, set[_Slot]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
         self._making: dict[RenderKey, asyncio.Future[Rendered]] = {}
+        self.epoch = 0
+        """Bumped by every invalidation; pass the value read before rendering to ``put``."""
+        self._recent: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=_RECENT_INVALIDATIONS)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def invalidate(self, projects: Collection[str] | None) -> int:
+        """Drop the entries of ``projects`` (``None``: all); returns how many were dropped."""
+        self.epoch += 1
+        names = None if projects is None else frozenset(projects)
+        self._recent.append((self.epoch, names))
+        if names is None:
+            dropped = len(self._entries)
+            self.clear()
+            return dropped
+        slots = [slot for name in names for slot in self._by_project.get(name, ())]
+        for slot in slots:
+            self._drop(slot)
+        return len(slots)
+
+    def _invalidated_since(self, since: int, name: str) -> bool:
+        if since >= self.epoch:
+            return False
+        if not self._recent or self._recent[0][0] > since + 1:
+            return True  # older than what is remembered: assume it was
+        return any(
+            epoch > since and (names is None or name in names) for epoch, names in self._recent
+        )
 
     def get(self, key: RenderKey, now: float) -> Rendered | None:
         return self._get(key, now)
@@ -125,19 +174,24 @@ class RenderCache:
     def variant(self, key: RenderKey, root: str, now: float) -> Rendered | None:
         return self._get((key, root), now)
 
-    def put(self, key: RenderKey, entry: Rendered) -> None:
-        self._put(key, entry)
+    def put(self, key: RenderKey, entry: Rendered, since: int | None = None) -> bool:
+        """Store ``entry`` unless its project was invalidated after ``since`` (an epoch)."""
+        return self._put(key, entry, since)
 
-    def put_variant(self, key: RenderKey, root: str, entry: Rendered) -> None:
-        self._put((key, root), entry)
+    def put_variant(
+        self, key: RenderKey, root: str, entry: Rendered, since: int | None = None
+    ) -> bool:
+        return self._put((key, root), entry, since)
 
     async def make(self, key: RenderKey, produce: Callable[[], Awaitable[Rendered]]) -> Rendered:
-        """``produce()`` once for every concurrent miss of ``key``; the result is cached."""
+        """``produce()`` once for every concurrent miss of ``key``; the result is cached
+        (unless an invalidation of its project came while it was made)."""
         pending = self._making.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[Rendered] = asyncio.get_running_loop().create_future()
         self._making[key] = future
+        since = self.epoch
         try:
             entry = await produce()
         except BaseException as error:
@@ -145,7 +199,7 @@ class RenderCache:
             future.exception()  # retrieved: the waiters re-raise it themselves
             raise
         else:
-            self._put(key, entry)
+            self._put(key, entry, since)
             future.set_result(entry)
             return entry
         finally:
@@ -153,6 +207,7 @@ class RenderCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._by_project.clear()
         self._bytes = 0
 
     def _get(self, slot: _Slot, now: float) -> Rendered | None:
@@ -165,17 +220,26 @@ class RenderCache:
         self._entries.move_to_end(slot)
         return entry
 
-    def _put(self, slot: _Slot, entry: Rendered) -> None:
+    def _put(self, slot: _Slot, entry: Rendered, since: int | None) -> bool:
+        if since is not None and self._invalidated_since(since, _project(slot)):
+            return False
         if slot in self._entries:
             self._drop(slot)
         self._entries[slot] = entry
+        self._by_project.setdefault(_project(slot), set()).add(slot)
         self._bytes += _weight(entry)
         while self._bytes > self._max_bytes and self._entries:
             self._drop(next(iter(self._entries)))
+        return True
 
     def _drop(self, slot: _Slot) -> None:
         entry = self._entries.pop(slot)
         self._bytes -= _weight(entry)
+        slots = self._by_project.get(_project(slot))
+        if slots is not None:
+            slots.discard(slot)
+            if not slots:
+                del self._by_project[_project(slot)]
 
 
 def _weight(entry: Rendered) -> int:
@@ -190,6 +254,7 @@ __all__ = [
     "Rendered",
     "make_rendered",
     "off_loop",
+    "project_of",
     "render_key",
     "variant_of",
 ]

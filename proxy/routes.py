@@ -147,9 +147,10 @@ async def serve_rendered(
     root = index_root(request)
     variant = state.renders.variant(key, root, time.time())
     if variant is None:
+        since = state.renders.epoch  # an invalidation meanwhile: serve it, do not keep it
         heavy = len(template.body) > INLINE_BYTES
         variant = await off_loop(heavy, lambda: variant_of(template, root))
-        state.renders.put_variant(key, root, variant)
+        state.renders.put_variant(key, root, variant, since)
     return variant
 
 

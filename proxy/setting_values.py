@@ -91,6 +91,29 @@ def trusted_entries(value: object) -> tuple[str, ...]:
     return entries
 
 
+def to_urls(value: object) -> tuple[str, ...]:
+    """http(s) URLs, as given (paths and tokens are case-sensitive); comma-separated text."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError
+    urls = tuple(item.strip() for item in items if item.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError
+    return urls
+
+
+def choice(*allowed: str) -> Callable[[object], str]:
+    def convert(value: object) -> str:
+        text = to_str(value).strip().lower()
+        if text not in allowed:
+            raise ValueError
+        return text
+
+    return convert
+
+
 def http_url(value: object) -> str:
     url = to_str(value)
     parts = urlsplit(url)

@@ -119,6 +119,17 @@ class Settings:
     """Serve files an upstream lists without a sha256 (unverified); ``proxy.unhashed``."""
     keepalive_timeout: float = 5.0
     """Seconds an idle keep-alive connection stays open."""
+    alert_webhooks: tuple[str, ...] = ()
+    """URLs that get a JSON alert when an OSV refresh flags a file pipgate served."""
+    alert_slack_webhooks: tuple[str, ...] = ()
+    """Slack-compatible incoming-webhook URLs for the same alerts (``{"text": ...}``)."""
+    alert_retries: int = 5
+    """Delivery attempts after the first, per webhook and alert."""
+    alert_backoff: float = 2.0
+    """Seconds before the first retry; doubled for each further one."""
+    malicious_blobs: str = "move"
+    """Cached copies of files a MAL- record newly names: ``move`` them aside to
+    ``<data_dir>/quarantine/`` for forensics, or ``delete`` them."""
     upstreams: tuple[UpstreamConfig, ...] = ()
     policies: tuple[Mapping[str, Any], ...] | None = None
     """The ``[[policy]]`` tables; ``None`` = none given (no config file, or one without
@@ -181,8 +192,20 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     ),
     "download_deadline": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "abandoned_download_seconds": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
+    "alert_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated in the environment)"),
+    "alert_slack_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated)"),
+    "alert_retries": (v.in_range(v.to_int, 0, 20), "an integer from 0 to 20"),
+    "alert_backoff": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
+    "malicious_blobs": (v.choice("move", "delete"), '"move" or "delete"'),
 }
-_SECRET_KEYS = {"admin_token", "s3_secret_key", "outbound_proxy"}
+# Webhook URLs carry their credentials in the path (Slack's do): never echo them.
+_SECRET_KEYS = {
+    "admin_token",
+    "s3_secret_key",
+    "outbound_proxy",
+    "alert_webhooks",
+    "alert_slack_webhooks",
+}
 
 
 def setting_names() -> list[str]:

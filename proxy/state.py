@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from proxy.caching import CachingRepository
     from proxy.disk_space import DiskWatch
     from proxy.downloads import DownloadManager
+    from proxy.invalidation import Invalidations
     from proxy.metrics import Metrics
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
@@ -36,6 +37,8 @@ class AppState:
     metrics: Metrics
     generation: SharedGeneration
     """The policy generation shared by every replica: a reload on one reaches all."""
+    changes: Invalidations
+    """Where every input change is announced; drops the affected rendered pages."""
     disk: DiskWatch
     """Free space on the data disks (``/readyz``, metrics)."""
     evictor: CacheEvictor | None = None

@@ -57,15 +57,21 @@ def test_settings_and_policy_problems_come_in_one_list(tmp_path: Path) -> None:
 def test_a_config_with_settings_only_keeps_the_secure_default_set(tmp_path: Path) -> None:
     checked = load_config(write(tmp_path, "[server]\npage_ttl = 60\n"), environ={})
     assert checked.settings.policies is None
-    assert [c.name for c in checked.policies] == ["typosquat", "attestations"]
+    default_set = ["typosquat", "project_status", "attestations"]
+    assert [c.name for c in checked.policies] == default_set
     empty = load_config(write(tmp_path, ""), environ={})
-    assert [c.name for c in empty.policies] == ["typosquat", "attestations"]
+    assert [c.name for c in empty.policies] == default_set
 
 
 def test_osv_source_adds_osv_to_the_default_set(tmp_path: Path) -> None:
     config = write(tmp_path, f'[server]\nosv_source = "{tmp_path.as_posix()}"\n')
     checked = load_config(config, environ={})
-    assert [c.name for c in checked.policies] == ["typosquat", "osv", "attestations"]
+    assert [c.name for c in checked.policies] == [
+        "typosquat",
+        "osv",
+        "project_status",
+        "attestations",
+    ]
 
 
 def test_policies_empty_list_turns_every_policy_off(tmp_path: Path) -> None:
