@@ -4,12 +4,15 @@ fetch log.
 
 A body that fails before its first byte raises before the response starts, so the error
 table answers with a proper status. A body that fails later raises mid-stream: the
-connection is cut and the client never sees a complete response.
+connection is cut and the client never sees a complete response. A client that disconnects
+stops the reading at once (uvicorn drops what is sent after a disconnect, so without this
+a departed client would keep a live download "read" to its end) and is logged as 499.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -29,6 +32,25 @@ OnAbort = Callable[[Exception, int], Awaitable[None]]
 """Called with (error, bytes sent) when a started response had to be cut short."""
 
 logger = logging.getLogger(__name__)
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the whole body was sent (fetch-log status 499)."""
+
+
+async def _client_gone(receive: Receive) -> None:
+    """Return once the server reports the client's disconnect (the request body, if any,
+    is read and ignored: artifact requests have none)."""
+    complete = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if complete:
+            # A server that repeats the request instead of waiting (some test harnesses)
+            # can never report a disconnect: stop asking, until cancelled.
+            await asyncio.Event().wait()
+        complete = not message.get("more_body", False)
 
 
 class RangeNotSatisfiable(Exception):
@@ -79,6 +101,7 @@ class ArtifactResponse:
         self.headers = headers
         self.on_done = on_done
         self.on_abort = on_abort
+        self._sent = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = dict(scope["headers"])
@@ -93,6 +116,26 @@ class ArtifactResponse:
             if self.on_done is not None:
                 await self.on_done(status, 0)
             return
+        self._sent = 0
+        body = asyncio.ensure_future(self._body(send, status, start, end, size))
+        gone = asyncio.ensure_future(_client_gone(receive))
+        try:
+            await asyncio.wait({body, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not body.done():
+                # The client left: stop reading (a live download then loses this reader).
+                body.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await body
+        if body.cancelled():
+            await self._abort(ClientDisconnected("the client disconnected"), self._sent)
+            return
+        body.result()  # errors before the first byte become proper statuses
+
+    async def _body(
+        self, send: Send, status: int, start: int, end: int | None, size: int | None
+    ) -> None:
         chunks = self._chunks(start, end).__aiter__()
         first = await anext(chunks, b"")  # errors before any byte become proper statuses
         size = self.body.size if size is None else size
@@ -120,20 +163,19 @@ class ArtifactResponse:
     async def _stream(
         self, send: Send, first: bytes, chunks: AsyncIterator[bytes], status: int
     ) -> None:
-        sent = 0
         pending = first
         try:
             async for chunk in chunks:
                 if pending:
                     await send({"type": "http.response.body", "body": pending, "more_body": True})
-                    sent += len(pending)
+                    self._sent += len(pending)
                 pending = chunk
             # The final chunk goes out only after the fetch log has the row: a client that
             # got the whole artifact always has its entry, even if pipgate is killed now.
             if self.on_done is not None:
-                await self.on_done(status, sent + len(pending))
+                await asyncio.shield(self.on_done(status, self._sent + len(pending)))
         except Exception as error:
-            await self._abort(error, sent)
+            await self._abort(error, self._sent)
             return
         await send({"type": "http.response.body", "body": pending, "more_body": False})
 
