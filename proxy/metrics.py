@@ -165,6 +165,7 @@ class Metrics:
         if child is None:
             child = self._auth_children[outcome] = self.auth.labels(outcome)
         child.inc()
+
     def observe_disks(self, usages: Sequence[DiskUsage]) -> None:
         for usage in usages:
             self.disk_free.labels(str(usage.path)).set(usage.free)
