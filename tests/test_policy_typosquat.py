@@ -12,7 +12,7 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
 from policies.base import Decision
-from policies.typosquat import (
+from policies.typosquat.policy import (
     DEFAULT_TOP,
     TyposquatPolicy,
     build_index,
@@ -21,9 +21,9 @@ from policies.typosquat import (
     parse_top,
     read_popular,
 )
-from policies.typosquat_edits import Kind, Place, adjacent_keys, classify
-from policies.typosquat_index import ProtectedIndex, Rule
-from policies.typosquat_names import CompoundWords, affix_variants, flat, same_shape, word_starts
+from policies.typosquat.edits import Kind, Place, adjacent_keys, classify
+from policies.typosquat.index import ProtectedIndex, Rule
+from policies.typosquat.names import CompoundWords, affix_variants, flat, same_shape, word_starts
 from tests.support.policy_env import engine_for, policy_env
 
 REPO = Path(__file__).resolve().parents[1]

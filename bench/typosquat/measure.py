@@ -27,8 +27,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from policies.typosquat import DEFAULT_TOP, build_index, describe  # noqa: E402
-from policies.typosquat_index import Match, ProtectedIndex  # noqa: E402
+from policies.typosquat.policy import DEFAULT_TOP, build_index, describe  # noqa: E402
+from policies.typosquat.index import Match, ProtectedIndex  # noqa: E402
 
 DEFAULT_SQUATS = REPO / "tests" / "fixtures" / "typosquats-sample.tsv"
 TIMED_NAMES = 50_000

@@ -25,7 +25,7 @@ _KEY_POSITION = {
 }
 
 # Characters that look alike in common fonts. The flat form already reads a 0 or 1 between
-# two letters as o or l (``typosquat_names.flat``); these catch the rest.
+# two letters as o or l (``names.flat``); these catch the rest.
 _LOOKALIKES = tuple(frozenset(group) for group in ("il1", "o0", "uv", "s5", "q9", "b8"))
 
 MIN_TYPO_LENGTH = 5

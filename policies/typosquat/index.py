@@ -4,7 +4,7 @@ Rules, strongest first; the first that matches decides:
 
 1. look-alike: same ``skeleton`` (separators, ``l``/``1``/``I``, ``0``/``o``, ``rn``/``m``);
 2. reordered: the same ``-``-separated parts in another order;
-3. typo: one Damerau-Levenshtein edit on the flat form, costed by ``typosquat_edits``;
+3. typo: one Damerau-Levenshtein edit on the flat form, costed by ``edits``;
 4. affix: a protected name plus a generic affix (``python-``, ``-py``, ``-dev``, digits),
    exactly or with one typo in the rest.
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import DamerauLevenshtein
 
-from policies.typosquat_edits import MIN_TYPO_LENGTH, Edit, classify, tolerance
-from policies.typosquat_names import (
+from policies.typosquat.edits import MIN_TYPO_LENGTH, Edit, classify, tolerance
+from policies.typosquat.names import (
     CompoundWords,
     affix_variants,
     flat,
