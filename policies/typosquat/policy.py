@@ -10,18 +10,16 @@ and speed are measured by ``bench/typosquat/measure.py``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from policies.base import Option, PolicyEnvironment, Verdict
-from policies.typosquat.edits import Edit, Kind
-from policies.typosquat.index import Match, ProtectedIndex, Rule
+from policies.typosquat.explain import describe
+from policies.typosquat.index import ProtectedIndex
+from policies.typosquat.popular import build_index
 
-POPULAR_FILE = Path(__file__).resolve().parent / "data" / "popular.txt"
 DEFAULT_TOP = 15000
 """Every shipped name: real attacks imitate projects down to rank ~13,000 (measured)."""
 
@@ -36,33 +34,6 @@ def parse_names(value: Any) -> frozenset[NormalizedName]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ValueError(f'expected a list of project names like ["acme-core"], got {value!r}')
     return frozenset(canonicalize_name(v.strip()) for v in value)
-
-
-@functools.cache
-def load_popular() -> tuple[tuple[str, int], ...]:
-    """The shipped popular names, read once."""
-    return read_popular(POPULAR_FILE)
-
-
-def read_popular(path: Path) -> tuple[tuple[str, int], ...]:
-    """``(normalized name, rank)`` pairs, best rank first, from a ``<rank> <name>`` file."""
-    pairs: list[tuple[str, int]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        rank, _, name = line.partition(" ")
-        if not rank.isdigit() or not name:
-            raise ValueError(f"{path}:{number}: expected '<rank> <name>', got {line!r}")
-        pairs.append((canonicalize_name(name), int(rank)))
-    return tuple(sorted(pairs, key=lambda pair: pair[1]))
-
-
-@functools.lru_cache(maxsize=4)
-def build_index(top: int, protect: frozenset[str]) -> ProtectedIndex:
-    """Cached so that a reload with unchanged options does not rebuild (~0.3 s)."""
-    ranks = dict(load_popular()[:top])
-    ranks.update(dict.fromkeys(protect, 0))
-    return ProtectedIndex(ranks)
 
 
 class TyposquatPolicy:
@@ -108,51 +79,3 @@ class TyposquatPolicy:
         if match is None:
             return None
         return Verdict.deny(self.name, describe(name, match))
-
-
-def describe(name: str, match: Match) -> str:
-    """A reason a person can act on: rule, imitated name and why it matters."""
-    target = match.target
-    if match.rule is Rule.TYPO and match.edit is not None:
-        if match.edit.kind is Kind.TRANSPOSITION:
-            what = f"'{name}' is one transposition away from '{target}'"
-        else:
-            what = f"'{name}' is '{target}' with {_edit_phrase(match.edit)}"
-    elif match.rule is Rule.AFFIX:
-        what = f"'{name}' is '{target}' with '{match.affix}' added"
-        if match.edit is not None:
-            what += f" and {_edit_phrase(match.edit)}"
-    elif match.rule is Rule.REORDERED:
-        what = f"'{name}' is '{target}' with its parts reordered"
-    elif match.rule is Rule.SEPARATORS:
-        what = f"'{name}' differs from '{target}' only in separators"
-    else:
-        what = f"'{name}' reads like '{target}' (look-alike characters)"
-    origin = f"rank {match.rank} by downloads" if match.rank else "a protected name"
-    return (
-        f"{what} ({origin}); if you meant '{target}', install that, and if '{name}' is "
-        f"genuine, add it to the typosquat policy's allow list"
-    )
-
-
-def _edit_phrase(edit: Edit) -> str:
-    old, new = edit.old, edit.new
-    match edit.kind:
-        case Kind.TRANSPOSITION:
-            return f"'{old}' swapped to '{new}'"
-        case Kind.DOUBLED:
-            return f"a doubled '{new}'"
-        case Kind.UNDOUBLED:
-            return f"the doubled '{old}' written once"
-        case Kind.LOOKALIKE:
-            return f"the look-alike '{new}' for '{old}'"
-        case Kind.ADJACENT_KEY:
-            return f"'{new}' for '{old}' (a neighbouring key)"
-        case Kind.EXTRA_ADJACENT_KEY:
-            return f"an extra '{new}' (a neighbouring key)"
-        case Kind.OMISSION:
-            return f"the '{old}' left out"
-        case Kind.INSERTION:
-            return f"an extra '{new}'"
-        case Kind.VOWEL | Kind.SUBSTITUTION:
-            return f"'{new}' for '{old}'"
