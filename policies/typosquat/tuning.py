@@ -13,8 +13,10 @@ The costs of edits come from ``edits``/``similarity``; the costs of structural r
 here. Affix costs are learnt from the names of real projects (``structure``): an affix
 that many projects use (``-utils``, ``-sdk``, ``py``) reads as a companion package and
 costs less, and a target that already has many companion projects (``django-*``) makes
-one more less suspicious, so its family size adds cost. The values were fitted on one half
-of the targets of ``bench/typosquat`` and checked on the other (bench/typosquat/RESULTS.md).
+one more less suspicious, so its family size adds cost. The values come from
+``bench/typosquat/fit.py`` on the fit half of the targets, then ``length``, ``rank``,
+``affix`` and ``number`` were set from a grid on the fit half's probe to bring the flag
+rate under 0.5%; the other half measures them (bench/typosquat/RESULTS.md).
 """
 
 from __future__ import annotations
