@@ -19,6 +19,7 @@ from packaging.utils import NormalizedName
 if TYPE_CHECKING:
     import aiohttp
 
+    from policies.changes import Announce
     from proxy.model import DistFile, ProjectPage
     from proxy.settings import Settings
     from storage.base import KeyValueStore
@@ -115,6 +116,9 @@ class PolicyEnvironment:
     http: aiohttp.ClientSession | None = None
     """For policies that download their data (e.g. an OSV ``all.zip`` URL)."""
     settings: Settings | None = None
+    announce: Announce | None = None
+    """Tell the app which projects a change of the policy's data affects (``InputChange``),
+    so their rendered pages are dropped at once instead of when their TTL runs out."""
 
 
 class PolicyPlugin(Protocol):

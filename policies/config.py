@@ -21,6 +21,16 @@ from policies.globs import GlobSet, parse_globs
 from policies.registry import RESERVED_KEYS, PolicyRegistry
 
 
+class PolicyConfigError(PolicyError):
+    """Every problem of a policy configuration, one line each in ``problems``."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(
+            "invalid policy configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+        self.problems = list(problems)
+
+
 class Mode(enum.Enum):
     ENFORCE = "enforce"
     AUDIT = "audit"
@@ -44,13 +54,11 @@ class PolicyConfig:
 def parse_policy_tables(
     tables: Sequence[Mapping[str, Any]], registry: PolicyRegistry
 ) -> list[PolicyConfig]:
-    """Validate every table; raise one ``PolicyError`` listing all problems found."""
+    """Validate every table; raise one ``PolicyConfigError`` listing all problems found."""
     problems: list[str] = []
     configs = [_parse_table(i, t, registry, problems) for i, t in enumerate(tables, start=1)]
     if problems:
-        raise PolicyError(
-            "invalid policy configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        raise PolicyConfigError(problems)
     return [config for config in configs if config is not None]
 
 

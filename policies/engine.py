@@ -1,7 +1,8 @@
 """The policy engine: builds the configured policies, runs their lifecycle and swaps in a
 new configuration on reload without disturbing requests in flight.
 
-With no config file (``Settings.policies is None``) the secure default set is active; see
+Without ``[[policy]]`` tables (``Settings.policies is None``: no config file, or one with
+settings only) the secure default set is active, unless the config says ``policies = []``; see
 ``default_policy_tables`` and docs/policies.md. Evaluation rules live in ``policyset``.
 """
 
@@ -26,7 +27,7 @@ from policies.base import (
     ProjectPolicy,
     Verdict,
 )
-from policies.config import PolicyConfig, parse_policy_tables
+from policies.config import PolicyConfig, PolicyConfigError, parse_policy_tables
 from policies.policyset import ActivePolicy, PagePolicy, PolicySet
 from policies.registry import PolicyRegistry
 from proxy.model import DistFile, ProjectPage
@@ -35,6 +36,7 @@ from proxy.settings import Settings
 if TYPE_CHECKING:
     import aiohttp
 
+    from policies.changes import Announce
     from storage.base import KeyValueStore
 
 logger = logging.getLogger(__name__)
@@ -44,40 +46,40 @@ DRAIN_TIMEOUT = 30.0
 
 
 def default_policy_tables(osv_source: str | None = None) -> tuple[Mapping[str, Any], ...]:
-    """The secure default set, active when there is no config file.
+    """The secure default set, active when no ``[[policy]]`` table is configured.
 
     ``typosquat`` (enforce), malicious-package blocking by ``osv`` when an OSV data source
-    is configured (the ``osv_source`` server setting), and ``attestations`` (default
-    options: provenance that is present must verify).
+    is configured (the ``osv_source`` server setting), ``project_status`` (PEP 792: an
+    index MUST NOT offer a quarantined project's files, so quarantined is a 403) and
+    ``attestations`` (default options: provenance that is present must verify).
     """
     tables: list[Mapping[str, Any]] = [{"use": "typosquat", "mode": "enforce"}]
     if osv_source:
         tables.append({"use": "osv", "source": osv_source, "vulnerable": False})
+    tables.append({"use": "project_status"})
     tables.append({"use": "attestations"})
     return tuple(tables)
 
 
 def policy_tables(settings: Settings) -> tuple[Mapping[str, Any], ...]:
-    """The tables in force: the config file's, or the default set without one."""
+    """The tables in force: the config file's ``[[policy]]`` tables, or the default set."""
     if settings.policies is None:
         return default_policy_tables(settings.osv_source)
     if not settings.policies:
-        logger.warning("the config file has no [[policy]] table: no policy is active")
+        logger.warning("the config file says policies = []: no policy is active")
     return tuple(settings.policies)
 
 
 def build_policy_set(
     settings: Settings, env: PolicyEnvironment, registry: PolicyRegistry
 ) -> PolicySet:
-    """Parse and create every policy; one ``PolicyError`` lists every problem."""
+    """Parse and create every policy; one ``PolicyConfigError`` lists every problem."""
     configs = parse_policy_tables(policy_tables(settings), registry)
     env = dataclasses.replace(env, settings=settings)
     problems: list[str] = []
     active = [_create(config, env, problems) for config in configs]
     if problems:
-        raise PolicyError(
-            "invalid policy configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        raise PolicyConfigError(problems)
     return PolicySet([policy for policy in active if policy is not None])
 
 
@@ -156,10 +158,18 @@ class PolicyEngine:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, settings: Settings, kv: KeyValueStore, http: aiohttp.ClientSession | None = None
+        cls,
+        settings: Settings,
+        kv: KeyValueStore,
+        http: aiohttp.ClientSession | None = None,
+        announce: Announce | None = None,
     ) -> AsyncIterator[PolicyEngine]:
-        """Build and start the engine for the app's lifespan; close the policies on exit."""
-        env = PolicyEnvironment(data_dir=settings.data_dir, kv=kv, http=http, settings=settings)
+        """Build and start the engine for the app's lifespan; close the policies on exit.
+
+        ``announce`` receives the input changes policies make (e.g. an OSV refresh)."""
+        env = PolicyEnvironment(
+            data_dir=settings.data_dir, kv=kv, http=http, settings=settings, announce=announce
+        )
         engine = cls.from_settings(settings, env)
         await engine.start()
         try:

@@ -28,9 +28,15 @@ from typing import Any, ClassVar
 from packaging.utils import NormalizedName
 
 from policies.base import ArtifactInfo, Option, PolicyEnvironment, PolicyError, Verdict
-from policies.osv_db import Advisory, Match, OsvIndex, Severity
+from policies.changes import Announce, InputChange
+from policies.osv_changes import OsvJudge, OsvUpdate, changed_projects
+from policies.osv_db import Match, OsvIndex
 from policies.osv_options import OSV_OPTIONS, parse_source
 from policies.osv_ranges import parse_version
+from policies.osv_reasons import summary as _summary
+from policies.osv_reasons import version_text as _version_text
+from policies.osv_reasons import vulnerable_reason as _vulnerable_reason
+from policies.osv_severity import Severity
 from policies.osv_source import OsvSource, OsvSourceError
 from proxy.model import DistFile, ProjectPage
 
@@ -76,8 +82,11 @@ class OsvPolicy:
         malicious: bool = True,
         vulnerable: bool = True,
         ignore: frozenset[str] = frozenset(),
+        announce: Announce | None = None,
     ) -> None:
         self._source = source
+        self._announce = announce
+        self.judge = OsvJudge(malicious, vulnerable, threshold.rank, ignore)
         self._interval = refresh
         self._threshold = threshold.rank
         self._malicious = malicious
@@ -107,6 +116,7 @@ class OsvPolicy:
             malicious=options["malicious"],
             vulnerable=options["vulnerable"],
             ignore=frozenset(options["ignore"]),
+            announce=env.announce,
         )
 
     @property
@@ -132,12 +142,20 @@ class OsvPolicy:
                 await task
 
     async def refresh(self) -> bool:
-        """Reload the source if it changed; True when a new index was swapped in."""
+        """Reload the source if it changed; True when a new index was swapped in.
+
+        A swap after the first load is announced with the projects it changed, so their
+        rendered pages are dropped now, not when their TTL runs out.
+        """
         async with self._lock:
             index = await self._source.load()
             if index is None:
                 return False
-            self._loaded = _Loaded(index)
+            old, self._loaded = self._loaded, _Loaded(index)
+            if old is not None and self._announce is not None:
+                changed = await asyncio.to_thread(changed_projects, old.index, index)
+                update = OsvUpdate(old.index, index, self.judge, self._source.location)
+                self._announce(InputChange.of(self.name, changed, update))
         # An empty load is almost always a wrong path or URL, and it denies nothing.
         log = logger.info if index.records else logger.warning
         log(
@@ -267,42 +285,3 @@ class OsvPolicy:
             "load it); refusing until it is"
         )
         return Verdict.deny(self.name, reason)
-
-
-def _vulnerable_reason(name: str, version: str, matches: list[Match]) -> str:
-    listed = ", ".join(
-        f"{m.advisory.id} ({_severity(m.advisory)}; "
-        + (f"fixed in {m.fixed})" if m.fixed is not None else "no fix known)")
-        for m in matches
-    )
-    fixes = [m.fixed for m in matches if m.fixed is not None]
-    unfixed = [m.advisory.id for m in matches if m.fixed is None]
-    if not fixes:
-        advice = "no fixed release is known; pick another version or list the ids in `ignore`"
-    else:
-        advice = f"upgrade to >={max(fixes)}"
-        if unfixed:
-            advice += f" (no fix is known yet for {', '.join(unfixed)})"
-    return f"{name} {version} has known vulnerabilities {listed}: {advice}"
-
-
-def _severity(advisory: Advisory) -> str:
-    if advisory.severity is Severity.UNKNOWN:
-        return "severity unknown"
-    return advisory.severity.upper()
-
-
-def _summary(advisory: Advisory) -> str:
-    return advisory.summary.rstrip(".") or "reported as malicious"
-
-
-def _version_text(filename: str) -> str | None:
-    """The version part of a wheel or sdist filename, without parsing it (a hot path)."""
-    if filename.endswith(".whl"):
-        parts = filename.split("-")
-        return parts[1] if len(parts) in (5, 6) else None
-    for suffix in (".tar.gz", ".zip"):
-        if filename.endswith(suffix):
-            _, sep, version = filename[: -len(suffix)].rpartition("-")
-            return version if sep else None
-    return None

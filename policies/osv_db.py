@@ -123,6 +123,28 @@ class OsvIndex:
     def malicious_file(self, sha256: str) -> Advisory | None:
         return self._hashes.get(sha256.lower())
 
+    def projects(self) -> frozenset[NormalizedName]:
+        return frozenset(self._affected)
+
+    def same_entries(self, other: OsvIndex, name: NormalizedName) -> bool:
+        """Whether both indexes say exactly the same about ``name`` (range for range)."""
+        return self._affected.get(name, ()) == other._affected.get(name, ())
+
+    def malicious_hashes(self) -> Mapping[str, Advisory]:
+        return self._hashes
+
+    def names_of(self, advisory_id: str) -> frozenset[NormalizedName]:
+        """The projects an advisory (by id) has ``affected`` entries for."""
+        return frozenset(
+            name
+            for name, entries in self._affected.items()
+            if any(entry.advisory.id == advisory_id for entry in entries)
+        )
+
+    def advisories(self, name: NormalizedName) -> tuple[Advisory, ...]:
+        """Every advisory with an entry for ``name``, each once."""
+        return tuple({e.advisory.id: e.advisory for e in self._affected.get(name, ())}.values())
+
     def matches(self, name: NormalizedName, version: Version) -> tuple[Match, ...]:
         key = canonicalize_version(version, strip_trailing_zero=True)
         return tuple(

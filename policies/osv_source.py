@@ -25,8 +25,9 @@ import aiofiles.os
 import aiohttp
 
 from policies.osv_db import IndexBuilder, OsvIndex
+from policies.osv_mirror import OsvMirror, mirror_dir
 
-__all__ = ["OsvSource", "OsvSourceError", "read_index"]
+__all__ = ["OsvSource", "OsvSourceError", "local_path", "read_index"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,26 @@ class OsvSourceError(Exception):
 
 def is_url(location: str) -> bool:
     return location.lower().startswith(("http://", "https://"))
+
+
+def _key(location: str) -> str:
+    return hashlib.sha256(location.encode()).hexdigest()[:16]
+
+
+def is_mirror(location: str) -> bool:
+    """A URL ending in ``/``: an ecosystem directory, mirrored record by record."""
+    return is_url(location) and location.endswith("/")
+
+
+def local_path(location: str, data_dir: Path) -> Path:
+    """Where the data of ``location`` is on disk: the path itself, the download of a URL
+    or the records of a mirror in ``<data_dir>/osv/`` (what offline readers such as
+    ``pipgate impact`` load)."""
+    if is_mirror(location):
+        return mirror_dir(data_dir / "osv" / _key(location))
+    if is_url(location):
+        return data_dir / "osv" / f"{_key(location)}.data"
+    return Path(location).expanduser()
 
 
 class OsvSource:
@@ -59,16 +80,19 @@ class OsvSource:
         self.location = location
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_read=120)
-        key = hashlib.sha256(location.encode()).hexdigest()[:16]
         self._download_dir = data_dir / "osv"
-        self._path = (
-            self._download_dir / f"{key}.data" if is_url(location) else Path(location).expanduser()
-        )
-        self._validators_path = self._download_dir / f"{key}.validators.json"
+        self._path = local_path(location, data_dir)
+        self._validators_path = self._path.with_name(f"{_key(location)}.validators.json")
         self._signature: Signature | None = None
+        self._mirror: OsvMirror | None = None
+        if is_mirror(location) and http is not None:
+            root = self._download_dir / _key(location)
+            self._mirror = OsvMirror(location, root, http, timeout=timeout, error=OsvSourceError)
 
     async def load(self) -> OsvIndex | None:
         """A fresh index, or ``None`` when the data is what the previous call loaded."""
+        if self._mirror is not None:
+            return await self._mirror.load(read_index)
         if is_url(self.location) and (downloaded := await self._fetch()) is not None:
             return downloaded
         signature = await asyncio.to_thread(_signature, self._path, self.location)

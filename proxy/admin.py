@@ -9,16 +9,21 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from policies.changes import EVERY_PROJECT, InputChange
 from proxy.metrics import CONTENT_TYPE
 from proxy.routes import public_root
 from proxy.settings import SettingsError, load_settings
 from proxy.state import AppState
 from storage.base import FetchQuery, StorageError
+
+if TYPE_CHECKING:
+    from proxy.sbom import Advisories
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +41,7 @@ def is_admin(request: Request, token: str | None) -> bool:
     return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
 
 
-def _forbidden() -> Response:
+def forbidden() -> Response:
     return PlainTextResponse(
         "admin endpoints answer loopback clients, or a Bearer admin token when one is set\n",
         status_code=403,
@@ -55,7 +60,7 @@ async def reload_policies(state: AppState, *, broadcast: bool = True) -> str:
     except (SettingsError, ValueError) as error:
         logger.error("policy reload failed, keeping the current policies: %s", error)
         raise
-    state.renders.clear()
+    state.changes.announce(InputChange("policy-reload", EVERY_PROJECT))
     logger.info("policies reloaded: generation %d", state.engine.generation)
     if broadcast:
         try:
@@ -77,7 +82,7 @@ async def follow_other_replicas(state: AppState) -> None:
 async def reload_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
     if not is_admin(request, state.settings.admin_token):
-        return _forbidden()
+        return forbidden()
     try:
         message = await reload_policies(state)
     except (SettingsError, ValueError) as error:
@@ -93,12 +98,13 @@ _SBOM_TYPES = {
 
 async def sbom_endpoint(request: Request) -> Response:
     """``GET /-/sbom?build=L&format=cyclonedx|spdx`` (+ client, user, since, until)."""
-    from proxy.cli_log import parse_time, sbom_for_query
+    from proxy.audit.sbom_export import sbom_for_query
+    from proxy.cli_log import parse_time
     from proxy.sbom import SbomError
 
     state: AppState = request.app.state.pipgate
     if not is_admin(request, state.settings.admin_token):
-        return _forbidden()
+        return forbidden()
     params = request.query_params
     fmt = params.get("format", "cyclonedx")
     if fmt not in _SBOM_TYPES:
@@ -115,7 +121,11 @@ async def sbom_endpoint(request: Request) -> Response:
         )
         await state.fetchlog.flush()
         document = await sbom_for_query(
-            state.fetchlog, query, fmt, namespace_base=public_root(request) + "-/sbom"
+            state.fetchlog,
+            query,
+            fmt,
+            namespace_base=public_root(request) + "-/sbom",
+            advisories=loaded_advisories(state),
         )
     except ValueError as error:
         return PlainTextResponse(f"{error}\n", status_code=400)
@@ -126,10 +136,23 @@ async def sbom_endpoint(request: Request) -> Response:
     return Response(document, media_type=_SBOM_TYPES[fmt])
 
 
+def loaded_advisories(state: AppState) -> Advisories | None:
+    """The running osv policies' data as the SBOM's advisory lookup."""
+    from policies.osv import OsvPolicy
+    from proxy.audit.impact import advisories_for_sbom
+
+    indexes = [
+        index
+        for policy in state.engine.current.active
+        if isinstance(policy.instance, OsvPolicy) and (index := policy.instance.index) is not None
+    ]
+    return advisories_for_sbom(indexes) if indexes else None
+
+
 async def metrics_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
     if not is_admin(request, state.settings.admin_token):
-        return _forbidden()
+        return forbidden()
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
 

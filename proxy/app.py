@@ -13,40 +13,56 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import aiohttp
 from starlette.applications import Starlette
 
 from policies.engine import PolicyEngine
-from proxy import admin
+from proxy import admin, admin_audit, admin_changes
+from proxy.access_log import AccessLog
+from proxy.alerts.delivery import Webhook, WebhookSender
+from proxy.alerts.service import AlertService
 from proxy.attestations import shared_verifier
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
 from proxy.http_errors import EXCEPTION_HANDLERS
+from proxy.invalidation import Invalidations, drop_rendered
 from proxy.json_routes import json_api_routes
+from proxy.line_sink import LineSink
+from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import allowed_hosts, create_session, outbound_from
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
 from proxy.settings import Settings
 from proxy.state import AppState
-from storage.factory import open_fetchlog, open_stores
+from storage.base import FetchLogStore
+from storage.change_feed import ChangeFeed
+from storage.factory import Stores, open_fetchlog, open_stores
 from storage.fetchlog_sql import enforce_retention
 from storage.generation import SharedGeneration
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, access_sink: LineSink | None = None) -> Starlette:
+    """``access_sink``: where access-log lines go (default: stdout, in batches)."""
     app = Starlette(
-        routes=all_routes(admin.routes(), index_extra=json_api_routes()),
+        routes=all_routes(
+            [*admin.routes(), *admin_changes.routes(), *admin_audit.routes()],
+            index_extra=json_api_routes(),
+        ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.settings = settings
     # Warm pages skip the framework; everything else goes through Starlette's stack.
     app.add_middleware(WarmPages, state_holder=app)
+    if settings.access_log != "off":
+        # Added last, so outermost: the fast path's answers are logged too.
+        app.add_middleware(AccessLog, fmt=settings.access_log, sink=access_sink or LineSink())
     return app
 
 
@@ -76,8 +92,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             observe=metrics.observe_upstream,
         )
         verifier = await shared_verifier(settings)
+        renders = RenderCache()
+        changes = Invalidations(ChangeFeed(stores.state))
+        changes.listen(drop_rendered(renders))
+        changes.listen(admin_changes.revalidate_upstream(caching))
+        _listen_for_incidents(changes, settings, stores, fetchlog, session, metrics)
+        stack.push_async_callback(changes.aclose)
+        await changes.start()
         engine = await stack.enter_async_context(
-            PolicyEngine.running(settings, stores.state, session)
+            PolicyEngine.running(settings, stores.state, session, changes.announce)
         )
         state = AppState(
             settings=settings,
@@ -87,17 +110,63 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             caching=caching,
             downloads=downloads,
             chain=EnforcingRepository(caching, engine, verifier),
-            renders=RenderCache(),
+            renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
             generation=SharedGeneration(stores.state),
+            changes=changes,
         )
         app.state.pipgate = state
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))
         stack.callback(follower.cancel)
+        shared_changes = asyncio.create_task(changes.follow())
+        stack.callback(shared_changes.cancel)
         stack.enter_context(_reload_on_sighup(state))
         yield
+
+
+def _listen_for_incidents(
+    changes: Invalidations,
+    settings: Settings,
+    stores: Stores,
+    fetchlog: FetchLogStore,
+    session: aiohttp.ClientSession,
+    metrics: Metrics,
+) -> None:
+    """Alerts and the malicious-blob sweep follow OSV changes (docs/incident-response.md)."""
+    webhooks = tuple(Webhook(url, "json") for url in settings.alert_webhooks) + tuple(
+        Webhook(url, "slack") for url in settings.alert_slack_webhooks
+    )
+    sender = None
+    if webhooks:
+        sender = WebhookSender(
+            session,
+            webhooks,
+            log_path=settings.data_dir / "alerts" / "deliveries.jsonl",
+            retries=settings.alert_retries,
+            backoff=settings.alert_backoff,
+            proxy_for=outbound_from(settings).proxy_for,
+            observe=lambda result: metrics.alert_deliveries.labels(result).inc(),
+        )
+    alerts = AlertService(
+        fetchlog,
+        stores.state,
+        sender,
+        retention_days=settings.log_retention_days,
+        observe=lambda alert: metrics.alerts.labels(
+            "malicious" if alert.advisory.malicious else "vulnerable"
+        ).inc(),
+    )
+    sweeper = MaliciousBlobSweeper(
+        stores.blobs,
+        fetchlog,
+        mode=settings.malicious_blobs,
+        quarantine_dir=settings.data_dir / "quarantine",
+        observe=lambda action: metrics.malicious_blobs.labels(action).inc(),
+    )
+    changes.listen(alerts.listener)
+    changes.listen(sweeper.listener)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from packaging.utils import NormalizedName
@@ -60,20 +60,35 @@ class CachingRepository:
         self._memory: dict[NormalizedName, CachedPage] = {}
         self._refreshing: dict[str, asyncio.Future[Any]] = {}
         self._list: tuple[ProjectList, float] | None = None
+        self._stale_before: dict[str, float] = {}
 
     # -- pages ---------------------------------------------------------------------------
+
+    def expire(self, names: Iterable[str]) -> None:
+        """Revalidate these pages upstream on their next request (the upstream changed them,
+        e.g. a PEP 792 quarantine), whatever their TTL says; cached copies stay for
+        stale-on-error."""
+        now = self._clock()
+        for name in names:
+            self._stale_before[name] = now
+            self._retry_after.pop(NormalizedName(name), None)
+
+    def _fresh_at(self, name: str, entry: CachedPage) -> float:
+        if entry.fetched_at < self._stale_before.get(name, 0.0):
+            return 0.0
+        return entry.fetched_at + self._ttl
 
     def fresh_until(self, name: NormalizedName) -> float | None:
         """Wall-clock time until which the cached page needs no revalidation."""
         entry = self._memory.get(name)
         if entry is None:
             return None
-        return max(entry.fetched_at + self._ttl, self._retry_after.get(name, 0.0))
+        return max(self._fresh_at(name, entry), self._retry_after.get(name, 0.0))
 
     async def get_project_page(self, name: NormalizedName, ctx: RequestContext) -> ProjectPage:
         entry = await self._cached(name)
         now = self._clock()
-        if entry is not None and now < entry.fetched_at + self._ttl:
+        if entry is not None and now < self._fresh_at(name, entry):
             ctx.cache, ctx.upstream = "hit", entry.upstream
             return entry.page
         if entry is not None and now < self._retry_after.get(name, 0.0):

@@ -1,4 +1,4 @@
-"""The ``pipgate`` command line: serve, check, policies, log, sbom, scan."""
+"""The ``pipgate`` command line: serve, check, policies, log, sbom, scan, doctor."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from proxy.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from proxy.cli_pipes import quiet_on_broken_pipe
+from proxy.settings import ENV_PREFIX, Settings
 
 
 def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +25,11 @@ def _serve_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    # Imported here: checking policies and the trust root loads sigstore, which the
+    # commands that only read the fetch log never need.
+    from proxy.config_check import EXIT_CONFIG, ConfigError, load_for_serving
+    from proxy.startup_report import startup_report
+
     overrides = {
         "upstream": args.upstream,
         "host": args.host,
@@ -32,21 +38,29 @@ def serve_command(args: argparse.Namespace) -> int:
         "workers": args.workers,
     }
     try:
-        settings = load_settings(args.config, overrides=overrides)
-    except SettingsError as error:
-        print(f"pipgate: {error}", file=sys.stderr)
-        return 2
+        checked = load_for_serving(args.config, overrides=overrides)
+    except ConfigError as error:
+        print(f"pipgate: {error.report()}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = checked.settings
     # Worker processes rebuild the same Settings from the environment.
     if args.config is not None:
         os.environ[f"{ENV_PREFIX}CONFIG"] = str(args.config)
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"{ENV_PREFIX}{key.upper()}"] = str(value)
-    run_server(settings)
+    run_server(settings, startup_report(settings, checked.policies, _version()))
     return 0
 
 
-def run_server(settings: Settings) -> None:
+def _version() -> str:
+    from proxy.outbound import user_agent
+
+    return user_agent().removeprefix("pipgate/")
+
+
+def run_server(settings: Settings, report: str | None = None) -> None:
+    """Run uvicorn; ``report`` (the start-up block) is logged once logging is set up."""
     import uvicorn  # only the serve command needs the server
 
     if settings.workers > 1:
@@ -57,6 +71,8 @@ def run_server(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if report is not None:
+        logging.getLogger("pipgate").info("%s", report)
     uvicorn.run(
         "proxy.app:app_from_environment",
         factory=True,
@@ -75,20 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    from proxy.cli_impact import add_impact_command
+    from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
+    from proxy.cli_osv_bundle import add_bundle_command
     from proxy.cli_policies import add_policy_commands
     from proxy.cli_scan import add_scan_command
+    from proxy.doctor import add_doctor_command
 
     add_policy_commands(subparsers)
     add_log_commands(subparsers)
+    add_lock_command(subparsers)
+    add_impact_command(subparsers)
+    add_bundle_command(subparsers)
     add_scan_command(subparsers)
+    add_doctor_command(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    if args.command == "serve":  # a server's stdout is the access log, not a reader's pipe
+        result: int = args.handler(args)
+        return result
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 if __name__ == "__main__":

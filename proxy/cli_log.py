@@ -17,11 +17,19 @@ import datetime as dt
 import json
 import re
 import sys
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from proxy.audit.sbom_export import (
+    FORMATS,
+    describe_query,
+    render_sbom,
+    sbom_for_query,
+    sbom_records,
+    stamp,
+)
+from proxy.cli_pipes import quiet_on_broken_pipe
 from proxy.settings import SettingsError, load_settings
 from storage.base import FetchLogStore, FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log, sqlite_path, utc
@@ -31,9 +39,6 @@ _AGE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TIME_HELP = "ISO 8601 date/datetime (UTC unless it has an offset) or an age: 30m, 2h, 7d, 2w"
 DEFAULT_LOG_LIMIT = 1000
-FORMATS = ("cyclonedx", "spdx")
-DEFAULT_NAMESPACE_BASE = "https://spdx.pipgate.invalid/sbom"
-"""SPDX document namespaces must be unique URIs; ``.invalid`` (RFC 2606) never resolves."""
 
 
 def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
@@ -56,80 +61,10 @@ def _time_arg(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def describe_query(query: FetchQuery) -> str:
-    """The SBOM's subject: the build label, or a description of the slice."""
-    if query.build is not None:
-        return query.build
-    parts = [
-        f"{label}={value}"
-        for label, value in (
-            ("project", query.project),
-            ("client", query.client),
-            ("user", query.user),
-            ("since", _stamp(query.since)),
-            ("until", _stamp(query.until)),
-        )
-        if value is not None
-    ]
-    return "pipgate fetches " + (" ".join(parts) if parts else "(all)")
-
-
-def _stamp(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def sbom_records(store: FetchLogStore, query: FetchQuery) -> list[FetchRecord]:
-    """Every artifact row of the slice, including rows still queued for the writer."""
-    await store.flush()
-    return await store.query(dataclasses.replace(query, kinds=("dist",), limit=None))
-
-
-def render_sbom(
-    records: Sequence[FetchRecord],
-    fmt: str,
-    *,
-    name: str,
-    namespace_base: str = DEFAULT_NAMESPACE_BASE,
-) -> str:
-    """Validated SBOM text; CPU-bound (schema validation), so async callers use a thread."""
-    # Imported here: the schema validators take seconds to import and `pipgate serve`,
-    # `pipgate log` never need them.
-    from proxy.sbom import build_cyclonedx, build_spdx
-
-    if fmt == "cyclonedx":
-        return build_cyclonedx(records, name=name)
-    if fmt == "spdx":
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "slice"
-        namespace = f"{namespace_base.rstrip('/')}/{slug}-{uuid.uuid4()}"
-        return build_spdx(records, name=name, namespace=namespace)
-    raise ValueError(f"unknown SBOM format {fmt!r}: expected one of {', '.join(FORMATS)}")
-
-
-async def sbom_for_query(
-    store: FetchLogStore,
-    query: FetchQuery,
-    fmt: str,
-    *,
-    namespace_base: str = DEFAULT_NAMESPACE_BASE,
-) -> str:
-    """The SBOM of the artifacts served in ``query``'s slice (``fmt``: cyclonedx or spdx).
-
-    Raises ``ValueError`` for an unknown format, ``StorageError`` if the log cannot be
-    read and ``SbomError`` if the document fails its schema validation.
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown SBOM format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    records = await sbom_records(store, query)
-    name = describe_query(query)
-    return await asyncio.to_thread(
-        render_sbom, records, fmt, name=name, namespace_base=namespace_base
-    )
-
-
 def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``log`` and ``sbom``; each sets ``handler(args) -> exit status``."""
     log = subparsers.add_parser("log", help="show the fetch log")
-    _slice_args(log)
+    slice_args(log)
     log.add_argument(
         "--project", metavar="P", help="project name (any spelling; compared normalised)"
     )
@@ -143,15 +78,20 @@ def add_log_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     log.set_defaults(handler=log_command)
     sbom = subparsers.add_parser("sbom", help="write the SBOM of a build or slice")
-    _slice_args(sbom)
+    slice_args(sbom)
     sbom.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
     sbom.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="file to write (default: stdout)"
     )
+    sbom.add_argument(
+        "--no-vulnerabilities",
+        action="store_true",
+        help="leave out the CycloneDX vulnerabilities (skips loading the OSV data)",
+    )
     sbom.set_defaults(handler=sbom_command, project=None)
 
 
-def _slice_args(parser: argparse.ArgumentParser) -> None:
+def slice_args(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--data-dir", metavar="DIR", help="pipgate's data directory (default ./pipgate-data)"
@@ -180,7 +120,10 @@ def _query(args: argparse.Namespace, limit: int | None = None) -> FetchQuery:
     )
 
 
-def _run(args: argparse.Namespace, action: Callable[[FetchLogStore], Awaitable[_T]]) -> _T:
+def run_on_fetch_log(
+    args: argparse.Namespace, action: Callable[[FetchLogStore], Awaitable[_T]]
+) -> _T:
+    """Open the fetch log named by ``--data-dir`` / ``--config``, run ``action`` on it."""
     settings = load_settings(args.config, overrides={"data_dir": args.data_dir})
     path = sqlite_path(settings.fetchlog_url, settings.data_dir)
     if path is not None and not path.is_file():
@@ -209,7 +152,7 @@ def log_command(args: argparse.Namespace) -> int:
     limit = args.limit if args.limit > 0 else None
     query = _query(args, limit)
     try:
-        records = _run(args, lambda store: store.query(query))
+        records = run_on_fetch_log(args, lambda store: store.query(query))
     except (SettingsError, StorageError, ValueError) as error:
         return _fail(error)
     if args.json:
@@ -243,7 +186,7 @@ def format_table(records: Sequence[FetchRecord]) -> str:
 
 def _table_row(record: FetchRecord) -> list[str]:
     values = record_json(record)
-    values["time"] = _stamp(record.time)
+    values["time"] = stamp(record.time)
     values["verdicts"] = ",".join(f"{v.get('policy')}:{v.get('decision')}" for v in record.verdicts)
     return [
         "-" if values[c] in (None, "") else str(values[c]) for c in (*_TABLE_COLUMNS, *_TABLE_TAIL)
@@ -251,13 +194,16 @@ def _table_row(record: FetchRecord) -> list[str]:
 
 
 def sbom_command(args: argparse.Namespace) -> int:
+    from policies.osv_source import OsvSourceError
+    from proxy.cli_osv import sbom_advisories
     from proxy.sbom import SbomError, select_artifacts  # lazily: see render_sbom
 
     query = _query(args)
     try:
-        records = _run(args, lambda store: sbom_records(store, query))
-        text = render_sbom(records, args.fmt, name=describe_query(query))
-    except (SettingsError, StorageError, SbomError, ValueError) as error:
+        advisories = None if args.no_vulnerabilities else sbom_advisories(args)
+        records = run_on_fetch_log(args, lambda store: sbom_records(store, query))
+        text = render_sbom(records, args.fmt, name=describe_query(query), advisories=advisories)
+    except (SettingsError, StorageError, SbomError, OsvSourceError, ValueError) as error:
         return _fail(error)
     count = len(select_artifacts(records))
     if count == 0:
@@ -279,8 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pipgate")
     add_log_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
+    return quiet_on_broken_pipe(lambda: int(args.handler(args)))
 
 
 __all__ = [
@@ -289,8 +234,10 @@ __all__ = [
     "main",
     "parse_time",
     "render_sbom",
+    "run_on_fetch_log",
     "sbom_for_query",
     "sbom_records",
+    "slice_args",
 ]
 
 

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from policies.base import PolicyEnvironment, PolicyError, PolicyPlugin
-from policies.config import parse_policy_tables
+from policies.config import PolicyConfigError, parse_policy_tables
 from policies.engine import PolicyEngine, describe_config, plain, policy_tables
 from policies.registry import PolicyRegistry
+from proxy.config_check import EXIT_CONFIG, ConfigError, load_config
 from proxy.outbound import allowed_hosts, create_session
 from proxy.policy_check import CheckRequest, CheckResult, check_name, check_version, parse_request
 from proxy.routing import build_upstream
-from proxy.settings import Settings, SettingsError, load_settings
+from proxy.settings import Settings
 from proxy.upstream_base import Upstream
 from storage.memory import MemoryKeyValueStore
 
@@ -51,16 +52,19 @@ def add_policy_commands(subparsers: argparse._SubParsersAction[argparse.Argument
 
 def check_command(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config)
-    except SettingsError as error:
-        print(f"pipgate: {error}", file=sys.stderr)
-        return 2
+        settings = load_config(args.config).settings
+    except ConfigError as error:
+        print(f"pipgate: {error.report()}", file=sys.stderr)
+        return EXIT_CONFIG
     texts: Iterable[str] = _stdin_names(sys.stdin) if args.names == ["-"] else args.names
     try:
         return asyncio.run(run_check(settings, texts, sys.stdout, as_json=args.json))
+    except PolicyConfigError as error:  # found only when creating the policies
+        print(f"pipgate: {ConfigError(error.problems).report()}", file=sys.stderr)
+        return EXIT_CONFIG
     except PolicyError as error:
         print(f"pipgate: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
 
 
 def _stdin_names(stream: TextIO) -> Iterator[str]:
@@ -144,16 +148,17 @@ def _render(result: CheckResult, as_json: bool) -> str:
 
 def policies_command(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config)
-        registry = PolicyRegistry.discover()
+        checked = load_config(args.config)
+        settings, registry = checked.settings, checked.registry
         available = describe_available(registry)
         active = describe_tables(settings, registry)
-    except (SettingsError, PolicyError) as error:
-        print(f"pipgate: {error}", file=sys.stderr)
-        return 2
-    source = (
-        str(settings.config_file) if settings.config_file else "the default set (no config file)"
-    )
+    except ConfigError as error:
+        print(f"pipgate: {error.report()}", file=sys.stderr)
+        return EXIT_CONFIG
+    source = str(settings.config_file)
+    if settings.policies is None:
+        where = f" in {settings.config_file}" if settings.config_file else ""
+        source = f"the default set (no [[policy]] table{where})"
     if args.json:
         document = {"available": available, "active": active, "source": source}
         print(json.dumps(document, indent=2))

@@ -14,6 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from proxy.access_log import CONTEXT_KEY
 from proxy.errors import NotAcceptable
 from proxy.fetchlog import record_fetch
 from proxy.negotiation import negotiate
@@ -59,6 +60,7 @@ class WarmPages:
         client = scope.get("client")
         ctx = RequestContext(client=client[0] if client else "", build=label)
         ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
+        scope[CONTEXT_KEY] = ctx
         await record_fetch(state, ctx, "page", name, status)
         return True
 

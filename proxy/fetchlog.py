@@ -63,6 +63,7 @@ async def record_fetch(
         url=file.url.split("#", 1)[0] if file is not None else None,
         verdicts=verdict_rows(ctx),
         attestation=ctx.attestation,
+        upload_time=file.upload_time if file is not None else None,
     )
     state.metrics.observe_fetch(record, ctx.verdicts)
     if durable:

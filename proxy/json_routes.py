@@ -81,6 +81,7 @@ async def _answer(request: Request, version: str | None) -> Response:
     key = request_render_key(request, variant, JSON_TYPE)
     rendered = state.renders.get(key, time.time())
     if rendered is None:
+        since = state.renders.epoch  # an input change meanwhile: do not keep this render
         policies = state.engine.current
         page = await state.chain.get_project_page(name, ctx)
         # Absolute: JSON API clients fetch ``url`` as it stands, with no page to resolve a
@@ -99,7 +100,7 @@ async def _answer(request: Request, version: str | None) -> Response:
         fresh = state.caching.fresh_until(name) or 0.0
         body = render_document(document)
         rendered = make_rendered(body, JSON_TYPE, fresh, tuple(ctx.verdicts), ctx.upstream)
-        state.renders.put(key, rendered)
+        state.renders.put(key, rendered, since)
     else:
         ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
     response = page_response(request, rendered)

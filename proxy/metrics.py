@@ -42,6 +42,24 @@ class Metrics:
         self.attestations = Counter(
             "pipgate_attestations", "Attestation results", ["result"], registry=self.registry
         )
+        self.alerts = Counter(
+            "pipgate_alerts",
+            "Advisories that newly name files pipgate served",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.alert_deliveries = Counter(
+            "pipgate_alert_deliveries",
+            "Webhook delivery attempts",
+            ["result"],
+            registry=self.registry,
+        )
+        self.malicious_blobs = Counter(
+            "pipgate_malicious_blobs",
+            "Cached copies of newly malicious files taken out of the blob store",
+            ["action"],
+            registry=self.registry,
+        )
         self.upstream_latency = Histogram(
             "pipgate_upstream_seconds",
             "Upstream page request latency",

@@ -6,7 +6,8 @@
 - **Credentials**: ``user:password@`` in an upstream URL, sent only to that URL's origin
   (aiohttp drops them on a redirect to another origin), else the ``.netrc`` entry of the host
   (``NETRC`` or ``~/.netrc``), as pip and uv read it. Credentials never appear in a URL pipgate
-  logs or reports: ``redact`` masks them, and upstreams keep their URL without them.
+  logs or reports: ``proxy.redact.mask_url`` masks them, and upstreams keep their URL
+  without them.
 
 ``create_session`` builds the one upstream session with the SSRF guard (``proxy.netguard``).
 """
@@ -65,16 +66,6 @@ def split_credentials(url: str) -> tuple[str, Credentials | None]:
     netloc = parts.netloc.rpartition("@")[2]
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return clean, Credentials(unquote(parts.username or ""), unquote(parts.password or ""))
-
-
-def redact(url: str) -> str:
-    """``url`` with any password (or token) replaced by ``***``, for logs and reports."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.netloc.rpartition('@')[2]}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 @dataclass(frozen=True)
@@ -183,6 +174,9 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
     hosts = set(upstream_hosts(settings))
     hosts.update(normalize_host(host) for host in settings.trusted_hosts)
     hosts.update(outbound_from(settings).proxy_hosts())
+    # Operator-configured alert receivers, often on the internal network.
+    for url in (*settings.alert_webhooks, *settings.alert_slack_webhooks):
+        hosts.add(normalize_host(urlsplit(url).hostname or ""))
     hosts.discard("")
     return frozenset(hosts)
 
@@ -246,7 +240,6 @@ __all__ = [
     "create_session",
     "origin_of",
     "outbound_from",
-    "redact",
     "split_credentials",
     "tls_context",
     "upstream_hosts",

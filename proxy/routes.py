@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from proxy.access_log import CONTEXT_KEY, USER_KEY
 from proxy.errors import InvalidName
 from proxy.fetchlog import PendingFetch, record_fetch
 from proxy.http_errors import status_for
@@ -45,8 +46,9 @@ def context_of(
     if label is not None and not _LABEL.match(label):
         raise InvalidName(f"build label {label!r} may only use letters, digits, '.', '_', '-'")
     client = request.client.host if request.client else ""
-    ctx = RequestContext(client=client, build=label, user=request.scope.get("pipgate.user"))
+    ctx = RequestContext(client=client, build=label, user=request.scope.get(USER_KEY))
     request.state.pending_fetch = PendingFetch(ctx, kind, project, filename)
+    request.scope[CONTEXT_KEY] = ctx  # for the access log
     return ctx
 
 
@@ -78,12 +80,13 @@ async def project_page(request: Request) -> Response:
     key = request_render_key(request, name, content_type)
     rendered = state.renders.get(key, time.time())
     if rendered is None:
+        since = state.renders.epoch  # an input change meanwhile: do not keep this render
         page = await state.chain.get_project_page(name, ctx)
         provenance_base = index_root(request) + f"files/{name}/"
         body = render_project_page(localize(page, f"../../files/{name}/", provenance_base), fmt)
         fresh = state.caching.fresh_until(name) or 0.0
         rendered = make_rendered(body, content_type, fresh, tuple(ctx.verdicts), ctx.upstream)
-        state.renders.put(key, rendered)
+        state.renders.put(key, rendered, since)
     else:
         ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
     response = page_response(request, rendered)

@@ -60,6 +60,29 @@ def to_hosts(value: object) -> tuple[str, ...]:
     raise ValueError
 
 
+def to_urls(value: object) -> tuple[str, ...]:
+    """http(s) URLs, as given (paths and tokens are case-sensitive); comma-separated text."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ValueError
+    urls = tuple(item.strip() for item in items if item.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError
+    return urls
+
+
+def choice(*allowed: str) -> Callable[[object], str]:
+    def convert(value: object) -> str:
+        text = to_str(value).strip().lower()
+        if text not in allowed:
+            raise ValueError
+        return text
+
+    return convert
+
+
 def http_url(value: object) -> str:
     url = to_str(value)
     parts = urlsplit(url)
@@ -118,3 +141,15 @@ def log_level(value: object) -> str:
     if level not in {"critical", "error", "warning", "info", "debug"}:
         raise ValueError
     return level
+
+
+def one_of(*choices: str) -> Callable[[object], str]:
+    """Exactly one of ``choices`` (case-insensitive)."""
+
+    def convert(value: object) -> str:
+        text = to_str(value).strip().lower()
+        if text not in choices:
+            raise ValueError
+        return text
+
+    return convert

@@ -5,7 +5,8 @@ the value and what was expected.
 Server settings live in the config file's ``[server]`` table, under the same names as the
 environment variables without the prefix (``PIPGATE_PAGE_TTL`` = ``[server] page_ttl``).
 ``[[upstream]]`` tables add private upstreams; ``[[policy]]`` tables belong to the policy
-engine and are passed through untouched.
+engine and are passed through untouched. A config file without ``[[policy]]`` tables keeps
+the secure default set; a top-level ``policies = []`` turns every policy off.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ ENV_PREFIX = "PIPGATE_"
 class SettingsError(ValueError):
     """Every problem found in the configuration, one per line."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(
+        self, problems: list[str], policies: tuple[Mapping[str, Any], ...] | None = None
+    ) -> None:
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
         self.problems = problems
+        self.policies = policies
+        """The ``[[policy]]`` tables as read, so they can be checked in the same report."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +94,25 @@ class Settings:
     refresh_trust_root: bool = False
     """Refresh sigstore's trust root over TUF at start-up (needs network access)."""
     log_level: str = "info"
+    access_log: str = "json"
+    """One line per request on stdout: ``json``, ``kv`` (key=value) or ``off``."""
     osv_source: str | None = None
     """OSV data (directory, zip or URL) for the default policy set's malicious-package check."""
+    alert_webhooks: tuple[str, ...] = ()
+    """URLs that get a JSON alert when an OSV refresh flags a file pipgate served."""
+    alert_slack_webhooks: tuple[str, ...] = ()
+    """Slack-compatible incoming-webhook URLs for the same alerts (``{"text": ...}``)."""
+    alert_retries: int = 5
+    """Delivery attempts after the first, per webhook and alert."""
+    alert_backoff: float = 2.0
+    """Seconds before the first retry; doubled for each further one."""
+    malicious_blobs: str = "move"
+    """Cached copies of files a MAL- record newly names: ``move`` them aside to
+    ``<data_dir>/quarantine/`` for forensics, or ``delete`` them."""
     upstreams: tuple[UpstreamConfig, ...] = ()
     policies: tuple[Mapping[str, Any], ...] | None = None
-    """The ``[[policy]]`` tables; ``None`` = no config file, so the secure default set."""
+    """The ``[[policy]]`` tables; ``None`` = none given (no config file, or one without
+    ``[[policy]]``), so the secure default set; ``()`` = ``policies = []``, no policy."""
     config_file: Path | None = None
 
     @property
@@ -130,9 +149,22 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "trust_root": (v.to_opt_path, "a path to a sigstore trusted_root.json"),
     "refresh_trust_root": (v.to_bool, "true or false"),
     "log_level": (v.log_level, "one of critical, error, warning, info, debug"),
+    "access_log": (v.one_of("json", "kv", "off"), 'one of "json", "kv", "off"'),
     "osv_source": (v.to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
+    "alert_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated in the environment)"),
+    "alert_slack_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated)"),
+    "alert_retries": (v.in_range(v.to_int, 0, 20), "an integer from 0 to 20"),
+    "alert_backoff": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
+    "malicious_blobs": (v.choice("move", "delete"), '"move" or "delete"'),
 }
-_SECRET_KEYS = {"admin_token", "s3_secret_key", "outbound_proxy"}
+# Webhook URLs carry their credentials in the path (Slack's do): never echo them.
+_SECRET_KEYS = {
+    "admin_token",
+    "s3_secret_key",
+    "outbound_proxy",
+    "alert_webhooks",
+    "alert_slack_webhooks",
+}
 
 
 def setting_names() -> list[str]:
@@ -162,7 +194,7 @@ def load_settings(
     upstreams = _upstreams(document, problems)
     policies = _policy_tables(document, config_file, problems)
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(problems, policies)
     return Settings(**values, upstreams=upstreams, policies=policies, config_file=config_file)
 
 
@@ -179,7 +211,7 @@ def _read_config(path: Path | None, problems: list[str]) -> dict[str, Any]:
     return {}
 
 
-_KNOWN_TABLES = {"server", "upstream", "policy"}
+_KNOWN_TABLES = {"server", "upstream", "policy", "policies"}
 
 
 def _server_table(document: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -187,7 +219,7 @@ def _server_table(document: Mapping[str, Any], problems: list[str]) -> dict[str,
         if key not in _KNOWN_TABLES:
             problems.append(
                 f"config: unknown top-level key {key!r}; expected one of "
-                f"[server], [[upstream]], [[policy]]"
+                f"[server], [[upstream]], [[policy]], policies = []"
             )
     server = document.get("server", {})
     if not isinstance(server, dict):
@@ -250,7 +282,21 @@ def _policy_tables(
 ) -> tuple[Mapping[str, Any], ...] | None:
     if config_file is None:
         return None
-    tables = document.get("policy", [])
+    tables = document.get("policy")
+    if "policies" in document:
+        if document["policies"] != []:
+            problems.append(
+                f"config: policies = {document['policies']!r}: only policies = [] (no policy "
+                f"at all) is accepted; enable policies with [[policy]] tables"
+            )
+        elif tables:
+            problems.append(
+                "config: policies = [] (no policy) contradicts the [[policy]] tables; "
+                "remove one of them"
+            )
+        return ()
+    if tables is None:
+        return None  # settings only: the secure default set stays on
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         problems.append("config: use [[policy]] (an array of tables) to enable policies")
         return ()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from policies.engine import PolicyEngine
     from proxy.caching import CachingRepository
     from proxy.downloads import DownloadManager
+    from proxy.invalidation import Invalidations
     from proxy.metrics import Metrics
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
@@ -34,3 +35,5 @@ class AppState:
     metrics: Metrics
     generation: SharedGeneration
     """The policy generation shared by every replica: a reload on one reaches all."""
+    changes: Invalidations
+    """Where every input change is announced; drops the affected rendered pages."""

@@ -105,6 +105,8 @@ class FetchRecord:
     verdicts: Sequence[dict[str, str]] = field(default_factory=tuple)
     """Every non-allow verdict: ``{"policy", "decision", "reason"}``."""
     attestation: str | None = None
+    upload_time: str | None = None
+    """The index's PEP 700 ``upload-time`` of the file, as the index wrote it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,7 @@ class FetchQuery:
     until: dt.datetime | None = None
     kinds: tuple[str, ...] | None = None
     limit: int | None = None
+    sha256: str | None = None
 
 
 class FetchLogStore(Protocol):

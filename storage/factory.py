@@ -20,7 +20,7 @@ from urllib.request import url2pathname
 
 from proxy.settings import Settings
 from storage.base import BlobStore, KeyValueStore, LockManager, StorageError
-from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log
+from storage.fetchlog_sql import ManagedFetchLog, open_fetch_log, sqlite_path
 from storage.filesystem import FilesystemBlobStore
 from storage.filesystem_kv import FilesystemKeyValueStore
 from storage.locks import FileLockManager
@@ -60,6 +60,55 @@ def s3_location(blob_url: str) -> tuple[str, str]:
     if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
         raise StorageError(f"blob_url = {blob_url!r}: expected s3://bucket or s3://bucket/prefix")
     return parts.netloc, parts.path.strip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo:
+    """Which backend serves one role, for the start-up report and ``pipgate doctor``.
+
+    ``location`` is a path or the URL as configured: mask credentials before printing it.
+    """
+
+    role: str
+    """``blobs``, ``pages``, ``state``, ``locks`` or ``fetch log``."""
+    kind: str
+    location: str
+
+
+def uses_redis(settings: Settings) -> bool:
+    return urlsplit(settings.cache_url).scheme in ("redis", "rediss")
+
+
+def describe_backends(settings: Settings) -> list[BackendInfo]:
+    """The backends ``open_stores`` and ``open_fetchlog`` open for ``settings``, unopened."""
+    if urlsplit(settings.blob_url).scheme == "s3":
+        bucket, prefix = s3_location(settings.blob_url)
+        where = f"s3://{bucket}/{prefix}" + (
+            f" at {settings.s3_endpoint}" if settings.s3_endpoint else ""
+        )
+        blobs = BackendInfo("blobs", "s3", where)
+    else:
+        blobs = BackendInfo("blobs", "filesystem", str(blob_root(settings)))
+    if uses_redis(settings):
+        url = settings.cache_url
+        shared = [
+            BackendInfo("pages", "redis", url),
+            BackendInfo("state", "redis", url),
+            BackendInfo("locks", "redis", url),
+        ]
+    else:
+        shared = [
+            BackendInfo("pages", "filesystem", str(settings.data_dir / "pages")),
+            BackendInfo("state", "filesystem", str(settings.data_dir / "state")),
+            BackendInfo("locks", "flock", str(settings.data_dir / "locks")),
+        ]
+    path = sqlite_path(settings.fetchlog_url, settings.data_dir)
+    log = (
+        BackendInfo("fetch log", "sqlite", str(path))
+        if path is not None
+        else BackendInfo("fetch log", "postgresql", settings.fetchlog_url)
+    )
+    return [blobs, *shared, log]
 
 
 async def _warn_if_down(store: BlobStore | KeyValueStore, consequence: str) -> None:
@@ -138,11 +187,30 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
     """
     async with AsyncExitStack() as stack:
         blobs = await _open_blobs(settings, stack)
-        if urlsplit(settings.cache_url).scheme in ("redis", "rediss"):
+        if uses_redis(settings):
             pages, state, locks = await _open_redis(settings.cache_url, stack)
         else:
             pages, state, locks = await _open_embedded(settings.data_dir, stack)
         yield Stores(blobs=blobs, pages=pages, state=state, locks=locks)
+
+
+@asynccontextmanager
+async def open_blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
+    """The blob store alone, as ``open_stores`` opens it (``pipgate doctor`` probes it)."""
+    async with AsyncExitStack() as stack:
+        yield await _open_blobs(settings, stack)
+
+
+@asynccontextmanager
+async def open_shared_stores(
+    settings: Settings,
+) -> AsyncIterator[tuple[KeyValueStore, KeyValueStore, LockManager]]:
+    """Pages, state and locks alone, as ``open_stores`` opens them."""
+    async with AsyncExitStack() as stack:
+        if uses_redis(settings):
+            yield await _open_redis(settings.cache_url, stack)
+        else:
+            yield await _open_embedded(settings.data_dir, stack)
 
 
 @asynccontextmanager
@@ -156,4 +224,16 @@ async def open_fetchlog(settings: Settings) -> AsyncIterator[ManagedFetchLog]:
         await log.aclose()
 
 
-__all__ = ["REDIS_PREFIX", "Stores", "blob_root", "open_fetchlog", "open_stores", "s3_location"]
+__all__ = [
+    "REDIS_PREFIX",
+    "BackendInfo",
+    "Stores",
+    "blob_root",
+    "describe_backends",
+    "open_blob_store",
+    "open_fetchlog",
+    "open_shared_stores",
+    "open_stores",
+    "s3_location",
+    "uses_redis",
+]

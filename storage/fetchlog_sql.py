@@ -42,10 +42,14 @@ COLUMNS = (
     "status",
     "verdicts",
     "attestation",
+    "upload_time",
 )
 """Column order of every INSERT and SELECT (``user`` is reserved in PostgreSQL)."""
 
 INDEXED_COLUMNS = ("time", "build", "project", "client")
+
+ADDED_COLUMNS = (("upload_time", "TEXT"),)
+"""Columns newer than the first schema: added to an existing table at start-up."""
 
 BATCH_MAX_ROWS = 500
 """Rows per transaction; rows arriving during a commit wait for the next one (group commit)."""
@@ -106,6 +110,7 @@ def record_values(record: FetchRecord) -> tuple[object, ...]:
         record.status,
         json.dumps([dict(v) for v in record.verdicts], sort_keys=True),
         record.attestation,
+        record.upload_time,
     )
 
 
@@ -130,6 +135,7 @@ def record_from_values(values: Sequence[object], time: dt.datetime) -> FetchReco
         status=int(str(row["status"])),
         verdicts=tuple({str(k): str(v) for k, v in item.items()} for item in verdicts),
         attestation=_opt_str(row["attestation"]),
+        upload_time=_opt_str(row["upload_time"]),
     )
 
 
@@ -184,6 +190,7 @@ def _equality_filters(query: FetchQuery) -> Mapping[str, str | None]:
         "project": project,
         "client": query.client,
         "user_name": query.user,
+        "sha256": query.sha256.lower() if query.sha256 is not None else None,
     }
 
 
@@ -252,6 +259,7 @@ def open_fetch_log(url: str, data_dir: Path) -> ManagedFetchLog:
 
 
 __all__ = [
+    "ADDED_COLUMNS",
     "COLUMNS",
     "ManagedFetchLog",
     "check_identifier",

@@ -21,6 +21,7 @@ import asyncpg
 
 from storage.base import FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_sql import (
+    ADDED_COLUMNS,
     BATCH_MAX_ROWS,
     COLUMNS,
     INDEXED_COLUMNS,
@@ -117,14 +118,19 @@ class PostgresFetchLog:
             " time TIMESTAMPTZ NOT NULL, client TEXT NOT NULL, user_name TEXT, build TEXT,"
             " kind TEXT NOT NULL, project TEXT, version TEXT, filename TEXT, sha256 TEXT,"
             " size BIGINT, cache TEXT, upstream TEXT, url TEXT, status INTEGER NOT NULL,"
-            " verdicts JSONB NOT NULL, attestation TEXT)"
+            " verdicts JSONB NOT NULL, attestation TEXT, upload_time TEXT)"
         )
+        # Tables made by an older pipgate get the newer columns (under the schema lock).
+        added = [
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+            for column, kind in ADDED_COLUMNS
+        ]
         indexes = [
             f"CREATE INDEX IF NOT EXISTS {table}_{column} ON {table} "
             + ("(time)" if column == "time" else f"({column}, time)")
             for column in INDEXED_COLUMNS
         ]
-        return [create, *indexes]
+        return [create, *added, *indexes]
 
     async def append(self, record: FetchRecord) -> None:
         self._enqueue(_Append(record))

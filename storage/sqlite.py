@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from storage.base import FetchQuery, FetchRecord, StorageError
 from storage.fetchlog_sql import (
+    ADDED_COLUMNS,
     BATCH_MAX_ROWS,
     COLUMNS,
     INDEXED_COLUMNS,
@@ -48,7 +49,8 @@ _SCHEMA = (
     " time INTEGER NOT NULL,"  # microseconds since the epoch, UTC: exact and sortable
     " client TEXT NOT NULL, user_name TEXT, build TEXT, kind TEXT NOT NULL, project TEXT,"
     " version TEXT, filename TEXT, sha256 TEXT, size INTEGER, cache TEXT, upstream TEXT,"
-    " url TEXT, status INTEGER NOT NULL, verdicts TEXT NOT NULL, attestation TEXT)",
+    " url TEXT, status INTEGER NOT NULL, verdicts TEXT NOT NULL, attestation TEXT,"
+    " upload_time TEXT)",
     *(
         f"CREATE INDEX IF NOT EXISTS {_TABLE}_{column} ON {_TABLE} ({column}"
         + (")" if column == "time" else ", time)")
@@ -62,6 +64,19 @@ _PROBE = f"SELECT 1 FROM {_TABLE} LIMIT 1"  # noqa: S608
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _BUSY_TIMEOUT_MS = 10_000
 _T = TypeVar("_T")
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a table made by an older pipgate up to ``COLUMNS`` (another worker may race)."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+    for column, kind in ADDED_COLUMNS:
+        if column in present:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {column} {kind}")
+        except sqlite3.OperationalError as error:
+            if "duplicate column" not in str(error):
+                raise
 
 
 def _micros(moment: dt.datetime) -> int:
@@ -199,6 +214,7 @@ class SqliteFetchLog:
             with conn:
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                _add_missing_columns(conn)
         except (OSError, sqlite3.Error) as error:
             ready.set_exception(
                 StorageError(f"fetch log {self._path}: cannot open the database: {error}")

@@ -30,7 +30,7 @@ PIP_ACCEPT = f"{JSON}, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=
 
 def settings_for(upstream: FakeUpstream, data_dir: Path, **extra: Any) -> Settings:
     config = data_dir.parent / "pipgate.toml"
-    config.write_text("")  # a config file without [[policy]] tables: no policies
+    config.write_text("policies = []\n")  # no policy at all
     overrides = {"upstream": upstream.url, "data_dir": str(data_dir), **extra}
     return load_settings(config, environ={}, overrides=overrides)
 
@@ -299,7 +299,7 @@ def test_kill_9_mid_download_leaves_nothing_partial(
     name = artifacts["big"].name
     data_dir = tmp_path / "data"
     config = tmp_path / "pipgate.toml"
-    config.write_text("")
+    config.write_text("policies = []\n")
     upstream.set_fault("slow", "/files/" + name, rate=500_000)
     with PipgateProcess(data_dir, upstream.url, "--config", str(config)) as first:
         url = first.url + "/files/big-pkg/" + name

@@ -211,7 +211,8 @@ def test_kill_9_under_load_loses_no_row_of_a_completed_download(
     trust_root = production_trust_root(tmp_path / "sigstore")
     config = tmp_path / "pipgate.toml"
     config.write_text(
-        f"[server]\ntrust_root = {json.dumps(str(trust_root))}\n{backend.server_settings}"
+        f"policies = []\n[server]\ntrust_root = {json.dumps(str(trust_root))}\n"
+        f"{backend.server_settings}"
     )
     data_dir = tmp_path / "data"
     with FakeUpstream() as up:

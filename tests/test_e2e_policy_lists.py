@@ -1,6 +1,6 @@
 """Name-based policies through real pip and uv installs: ``denylist`` (names, globs and
 version specifiers), ``allowlist``, ``typosquat`` in the default set (no config file),
-``exempt`` globs and ``mode = "audit"``.
+``exempt`` globs and ``mode = "audit"``; PEP 792 ``quarantined`` refused by the default set.
 
 A refused project is a 403 before any upstream call; a version refused by a specifier is
 hidden from the page (the resolver picks an allowed one) and its file refused by URL.
@@ -60,6 +60,8 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeUpstream]
             "reqeusts": ["1.0"],
         }.items():
             publish(up, wheels, project, *versions)
+        publish(up, wheels, "held-pkg", "1.0")
+        up.add_project("held-pkg", status="quarantined", reason="malware report")
         yield up
 
 
@@ -214,6 +216,25 @@ def test_default_set_serves_the_protected_name_itself(
 
     assert outcome.ok, outcome.output
     assert client.installed("requests") == "1.0"
+
+
+def test_default_set_refuses_a_quarantined_project_and_its_files(
+    client: Client, default_gate: PipgateServer
+) -> None:
+    # PEP 792: an index MUST NOT offer any distribution of a quarantined project.
+    outcome = client.install(default_gate.index_url, "held-pkg")
+
+    assert not outcome.ok
+    assert client.refused_project(outcome, default_gate.index_url, "held-pkg"), outcome.output
+    assert client.installed("held-pkg") is None
+    for url in (
+        default_gate.index_url + "held-pkg/",
+        file_url(default_gate, "held-pkg", "held_pkg-1.0-py3-none-any.whl"),
+    ):
+        answer = probe(url)
+        assert answer.status == 403, answer
+        assert answer.headers["x-pipgate-policy"] == "project_status"
+        assert "held-pkg is quarantined on the index (malware report)" in answer.body
 
 
 def test_refusals_are_in_the_fetch_log(denylist_gate: PipgateServer) -> None:

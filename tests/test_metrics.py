@@ -47,7 +47,7 @@ def test_metrics_count_every_request_across_workers(
     upstream: FakeUpstream, tmp_path: Path, workers: str
 ) -> None:
     config = tmp_path / "pipgate.toml"
-    config.write_text("")
+    config.write_text("policies = []\n")
     extra = ("--config", str(config), "--workers", workers)
     with PipgateProcess(tmp_path / "data", upstream.url, *extra) as server:
         # Concurrent connections spread the requests over both workers.

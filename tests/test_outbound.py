@@ -12,7 +12,6 @@ from proxy.outbound import (
     allowed_hosts,
     origin_of,
     outbound_from,
-    redact,
     split_credentials,
     tls_context,
 )
@@ -24,18 +23,6 @@ def test_split_credentials__takes_them_out_of_the_url() -> None:
     assert clean == "https://index.test:8443/simple/"
     assert auth == Credentials("alice", "s@cret")
     assert split_credentials("https://index.test/simple/") == ("https://index.test/simple/", None)
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("https://alice:token@index.test/simple/", "https://alice:***@index.test/simple/"),
-        ("https://__token__:pypi-abc@i.test/", "https://__token__:***@i.test/"),
-        ("https://index.test/simple/", "https://index.test/simple/"),
-    ],
-)
-def test_redact(url: str, shown: str) -> None:
-    assert redact(url) == shown
 
 
 def test_proxy_from_the_environment_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:

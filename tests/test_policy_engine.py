@@ -266,7 +266,7 @@ async def test_reload__waits_for_artifact_checks_in_flight() -> None:
 def test_default_set__builds_and_filters_a_6000_file_page_in_a_few_ms(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     engine = PolicyEngine.from_settings(settings, policy_env(settings))
-    assert engine.names() == ["typosquat", "attestations"]
+    assert engine.names() == ["typosquat", "project_status", "attestations"]
     listed = page("big", *(dist(f"big-{v}.0-py3-none-any.whl") for v in range(6000)))
     started = time.perf_counter()
     filtered, _ = engine.filter_page(listed)
@@ -276,10 +276,14 @@ def test_default_set__builds_and_filters_a_6000_file_page_in_a_few_ms(tmp_path: 
 
 
 def test_default_set() -> None:
-    assert [t["use"] for t in default_policy_tables()] == ["typosquat", "attestations"]
+    assert [t["use"] for t in default_policy_tables()] == [
+        "typosquat",
+        "project_status",
+        "attestations",
+    ]
     assert policy_tables(Settings()) == default_policy_tables()
     with_osv = policy_tables(Settings(osv_source="osv-data/"))
-    assert [t["use"] for t in with_osv] == ["typosquat", "osv", "attestations"]
+    assert [t["use"] for t in with_osv] == ["typosquat", "osv", "project_status", "attestations"]
     assert with_osv[1] == {"use": "osv", "source": "osv-data/", "vulnerable": False}
     assert policy_tables(Settings(policies=())) == ()
 

@@ -36,7 +36,7 @@ def test_precedence_config_then_environment_then_flags(tmp_path: Path) -> None:
         overrides={"port": "9200"},
     )
     assert (settings.host, settings.page_ttl, settings.port) == ("0.0.0.0", 5.0, 9200)
-    assert settings.policies == (), "a config file without [[policy]] means no policies"
+    assert settings.policies is None, "settings without [[policy]] keep the default set"
 
 
 def test_config_file_from_the_environment(tmp_path: Path) -> None:

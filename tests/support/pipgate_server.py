@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from proxy.app import create_app
+from proxy.line_sink import LineSink
 from proxy.settings import Settings
 from proxy.state import AppState
 
@@ -36,9 +38,13 @@ def free_port() -> int:
 class PipgateServer:
     """``with PipgateServer(settings) as server: server.url`` -> ``http://127.0.0.1:P``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, access_out: Callable[[str], None] | None = None) -> None:
+        """``access_out`` receives the access log's text; by default it is kept in memory
+        (``access_lines``) instead of going to stdout."""
         self.settings = settings
-        self.app: Starlette = create_app(settings)
+        self._access: list[str] = []
+        self._sink = LineSink(access_out or self._access.append)
+        self.app: Starlette = create_app(settings, access_sink=self._sink)
         self._socket = socket.socket()
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -68,6 +74,15 @@ class PipgateServer:
         """Run a coroutine on the server's loop (e.g. to flush the fetch log)."""
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=30)
+
+    def access_lines(self) -> list[str]:
+        """Every access-log line written so far (flushed first, on the server's loop)."""
+
+        async def flush() -> None:
+            self._sink.flush()
+
+        self.call(flush())
+        return "".join(self._access).splitlines()
 
     def __enter__(self) -> PipgateServer:
         self._thread.start()
