@@ -36,6 +36,7 @@ from proxy.line_sink import LineSink
 from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
 from proxy.outbound import create_session, outbound_from, trusted_origins
+from proxy.refused_blobs import RefusedBlobs
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
@@ -103,6 +104,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             page_lock_wait=settings.upstream_timeout,
         )
         verifier = await shared_verifier(settings)
+        refused = RefusedBlobs(stores.blobs, observe=metrics.observe_eviction)
+        stack.push_async_callback(refused.aclose)
         renders = RenderCache()
         changes = Invalidations(ChangeFeed(stores.state))
         changes.listen(drop_rendered(renders))
@@ -120,7 +123,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             engine=engine,
             caching=caching,
             downloads=downloads,
-            chain=EnforcingRepository(caching, engine, verifier, on_refused=caching.forget_file),
+            chain=EnforcingRepository(caching, engine, verifier, on_refused=refused.forget),
             renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
@@ -129,7 +132,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             disk=DiskWatch(data_disks(settings, stores), settings.min_free_bytes),
         )
         app.state.pipgate = state
-        caching.on_forget = metrics.observe_eviction
+        state.refused = refused
         state.evictor = start_eviction(settings, stores, downloads, metrics, stack)
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))

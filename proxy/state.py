@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from proxy.downloads import DownloadManager
     from proxy.invalidation import Invalidations
     from proxy.metrics import Metrics
+    from proxy.refused_blobs import RefusedBlobs
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
     from proxy.settings import Settings
@@ -43,3 +44,5 @@ class AppState:
     """Free space on the data disks (``/readyz``, metrics)."""
     evictor: CacheEvictor | None = None
     """Least-recently-served eviction of blobs (filesystem store only)."""
+    refused: RefusedBlobs | None = None
+    """Deletes the blobs of files a policy refuses, a grace period after the refusal."""
