@@ -43,6 +43,7 @@ from proxy.line_sink import LineSink
 from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
 from proxy.outbound import create_session, outbound_from, trusted_origins
+from proxy.refused_blobs import RefusedBlobs
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
@@ -124,6 +125,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             page_lock_wait=settings.upstream_timeout,
         )
         verifier = await shared_verifier(settings)
+        refused = RefusedBlobs(stores.blobs, observe=metrics.observe_eviction)
+        stack.push_async_callback(refused.aclose)
         renders = RenderCache()
         changes = Invalidations(ChangeFeed(stores.state))
         changes.listen(drop_rendered(renders))
@@ -143,7 +146,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             caching=caching,
             downloads=downloads,
             chain=EnforcingRepository(
-                caching, engine, verifier, workflow, on_refused=caching.forget_file
+                caching, engine, verifier, workflow, on_refused=refused.forget
             ),
             renders=renders,
             fetchlog=fetchlog,
@@ -159,7 +162,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         revocations = asyncio.create_task(state.identity.follow_revocations())
         stack.callback(revocations.cancel)
         app.state.pipgate = state
-        caching.on_forget = metrics.observe_eviction
+        state.refused = refused
         state.evictor = start_eviction(settings, stores, downloads, metrics, stack)
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))

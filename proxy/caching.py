@@ -68,8 +68,6 @@ class CachingRepository:
         """``proxy.unhashed``: serve files listed without a sha256 (unverified)."""
         self._page_locks = PageLocks(locks)
         self._page_lock_wait = page_lock_wait
-        self.on_forget: Callable[[str, int, int], None] | None = None
-        """Called with ("refused", blobs, bytes) when ``forget_file`` deleted something."""
         self._retry_after: dict[NormalizedName, float] = {}
         self._clock = clock
         self._memory: dict[NormalizedName, CachedPage] = {}
@@ -267,22 +265,6 @@ class CachingRepository:
         download = Download(key, name, filename, url, sha256, size, limits)
         download = self._downloads.get_or_start(download)
         return Resource(dist, kind, LiveBody(download), sha256)
-
-    async def forget_file(self, name: NormalizedName, filename: str) -> None:
-        """Delete the cached blobs of a file a policy now refuses (they are never served
-        again, so they would only take space)."""
-        deleted = freed = 0
-        for kind in ResourceKind:
-            key = blob_key(name, filename, kind)
-            try:
-                stored = await self._blobs.open(key)
-                if stored is not None:
-                    await self._blobs.delete(key)
-                    deleted, freed = deleted + 1, freed + (stored.size or 0)
-            except StorageError as error:
-                logger.warning("refused blob %s was not deleted: %s", key, error)
-        if deleted and self.on_forget is not None:
-            self.on_forget("refused", deleted, freed)
 
 
 async def _encoded(entry: CachedPage) -> bytes:

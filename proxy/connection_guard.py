@@ -13,7 +13,9 @@ the process runs out of file descriptors (then every accept fails, ``/healthz`` 
   closed at once, so file descriptors stay free for pipgate's own work. Loopback clients get
   a small reserve above the cap, so a health probe on the machine still sees the process.
 
-Idle keep-alive connections are closed by uvicorn's own ``timeout_keep_alive``. httptools is
+It also offers the ``pipgate.sendfile`` extension (``proxy.sendfile_cycle``): file bodies
+copied by the kernel, not through Python buffers. Idle keep-alive connections are closed by
+uvicorn's own ``timeout_keep_alive``. httptools is
 kept (not h11, which has a header-size limit of its own) because it parses about twice as
 fast; ``docs/benchmarks.md`` has the figures.
 """
@@ -30,6 +32,8 @@ from typing import Any
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
+
+from proxy.sendfile_cycle import SENDFILE, SendfileCycle
 
 logger = logging.getLogger("pipgate.connections")
 
@@ -124,13 +128,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope["extensions"] = {SENDFILE: {}}
         self._expect_headers()
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
         self._header_bytes = 0
         self._header_deadline = None  # the timer, if armed, finds nothing to do
+        previous = self.cycle
         super().on_headers_complete()
+        cycle: RequestResponseCycle | None = self.cycle
+        if cycle is not None and cycle is not previous and type(cycle) is RequestResponseCycle:
+            # uvicorn builds its own cycle class here; its task has not run yet, so the
+            # cycle can still become one that also speaks pipgate.sendfile.
+            cycle.__class__ = SendfileCycle
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

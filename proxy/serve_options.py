@@ -63,6 +63,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "http": GuardedProtocolFactory(connection_limits(settings)),
         "ws": "none",  # pipgate has no WebSocket endpoint: no upgrade code on the request path
+        # asyncio, not uvloop: only asyncio's loop.sendfile is native (proxy.sendfile_cycle),
+        # and for pipgate's requests the two loops cost the same CPU (docs/benchmarks.md).
+        "loop": "asyncio",
         "timeout_keep_alive": settings.keepalive_timeout,
         "log_level": settings.log_level,
         "access_log": False,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from proxy.identity.authenticator import Authenticator
     from proxy.invalidation import Invalidations
     from proxy.metrics import Metrics
+    from proxy.refused_blobs import RefusedBlobs
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
     from proxy.settings import Settings
@@ -49,3 +50,5 @@ class AppState:
     """Waivers and the quarantine queue in the shared state (``proxy.workflow``)."""
     evictor: CacheEvictor | None = None
     """Least-recently-served eviction of blobs (filesystem store only)."""
+    refused: RefusedBlobs | None = None
+    """Deletes the blobs of files a policy refuses, a grace period after the refusal."""

@@ -57,10 +57,16 @@ def test_a_refused_files_blob_is_deleted(tmp_path: Path, upstream: FakeUpstream)
         assert path.exists()
     denylist = '[[policy]]\nuse = "denylist"\nprojects = ["gone-bad"]\n'
     with running_gate(tmp_path, upstream.url, denylist) as server:  # same data directory
+        refused = server.state.refused
+        assert refused is not None
+        refused.grace = 0.0  # normally minutes, so the OSV sweeper can quarantine first
         assert probe(file_url(server, "gone-bad", listed.filename)).status == 403
+        counted = 'pipgate_cache_evictions_total{reason="refused"} 1.0'
+        deadline = time.monotonic() + WAIT
+        while counted not in probe(server.url + "/metrics").body:  # the deletion is done
+            assert time.monotonic() < deadline, "the refused blob was never deleted"
+            time.sleep(0.05)
         assert not path.exists()
-        metrics = probe(server.url + "/metrics").body
-        assert 'pipgate_cache_evictions_total{reason="refused"} 1.0' in metrics
 
 
 def test_eviction_frees_the_oldest_and_spares_a_download_in_flight(
