@@ -140,6 +140,7 @@ async def metrics_endpoint(request: Request) -> Response:
     state: AppState = request.app.state.pipgate
     if not is_admin(request):
         return forbidden()
+    state.metrics.observe_disks(await state.disk.usage())  # measured when asked, not polled
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
 

@@ -22,10 +22,13 @@ from proxy import admin, admin_audit, admin_changes
 from proxy.access_log import AccessLog
 from proxy.alerts.delivery import Webhook, WebhookSender
 from proxy.alerts.service import AlertService
+from proxy.app_storage import data_disks, start_eviction
 from proxy.attestations import shared_verifier
 from proxy.auth_gate import AuthGate, exposure_warning
 from proxy.caching import CachingRepository
 from proxy.console.routes import console_routes
+from proxy.disk_space import DiskWatch
+from proxy.download_limits import DownloadLimits
 from proxy.downloads import DownloadManager
 from proxy.enforcement import EnforcingRepository
 from proxy.fastpath import WarmPages
@@ -39,7 +42,8 @@ from proxy.json_routes import json_api_routes
 from proxy.line_sink import LineSink
 from proxy.malicious_blobs import MaliciousBlobSweeper
 from proxy.metrics import Metrics
-from proxy.outbound import allowed_hosts, create_session, outbound_from
+from proxy.outbound import create_session, outbound_from, trusted_origins
+from proxy.refused_blobs import RefusedBlobs
 from proxy.render_cache import RenderCache
 from proxy.routes import all_routes
 from proxy.routing import build_upstream
@@ -96,11 +100,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         fetchlog = await stack.enter_async_context(open_fetchlog(settings))
         retention = asyncio.create_task(enforce_retention(fetchlog, settings.log_retention_days))
         stack.callback(retention.cancel)
-        session = create_session(settings, allowed_hosts(settings))
+        session = create_session(settings, trusted_origins(settings))
         stack.push_async_callback(session.close)
         upstream = build_upstream(settings, session)
         metrics = Metrics(max_users=settings.metrics_users)
-        downloads = DownloadManager(upstream, stores.blobs, stores.locks)
+        limits = DownloadLimits(
+            max_bytes=settings.max_artifact_bytes,
+            deadline=settings.download_deadline,
+            abandoned_grace=settings.abandoned_download_seconds,
+        )
+        downloads = DownloadManager(upstream, stores.blobs, stores.locks, limits)
         downloads.observe = metrics.observe_upstream
         stack.push_async_callback(downloads.aclose)
         caching = CachingRepository(
@@ -111,8 +120,13 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             settings.page_ttl,
             revalidate_timeout=settings.revalidate_timeout,
             observe=metrics.observe_upstream,
+            allow_unhashed=settings.allow_unhashed_files,
+            locks=stores.locks,
+            page_lock_wait=settings.upstream_timeout,
         )
         verifier = await shared_verifier(settings)
+        refused = RefusedBlobs(stores.blobs, observe=metrics.observe_eviction)
+        stack.push_async_callback(refused.aclose)
         renders = RenderCache()
         changes = Invalidations(ChangeFeed(stores.state))
         changes.listen(drop_rendered(renders))
@@ -131,7 +145,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             engine=engine,
             caching=caching,
             downloads=downloads,
-            chain=EnforcingRepository(caching, engine, verifier, workflow),
+            chain=EnforcingRepository(
+                caching, engine, verifier, workflow, on_refused=refused.forget
+            ),
             renders=renders,
             fetchlog=fetchlog,
             metrics=metrics,
@@ -139,12 +155,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             identity=Authenticator(identity_config(settings), TokenStore(stores.state)),
             changes=changes,
             workflow=workflow,
+            disk=DiskWatch(data_disks(settings, stores), settings.min_free_bytes),
         )
         if (warning := exposure_warning(settings.host, AuthMode(settings.auth))) is not None:
             logger.warning("%s", warning)
         revocations = asyncio.create_task(state.identity.follow_revocations())
         stack.callback(revocations.cancel)
         app.state.pipgate = state
+        state.refused = refused
+        state.evictor = start_eviction(settings, stores, downloads, metrics, stack)
         await state.generation.start()
         follower = asyncio.create_task(admin.follow_other_replicas(state))
         stack.callback(follower.cancel)

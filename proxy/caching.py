@@ -18,13 +18,17 @@ from typing import Any, TypeVar
 from packaging.utils import NormalizedName
 
 from proxy import page_codec
-from proxy.downloads import Download, DownloadManager, LiveBody, UpstreamObserver
-from proxy.errors import FileNotFound, NotFound, UpstreamProtocolError, UpstreamUnavailable
+from proxy.downloads import Download, DownloadManager, UpstreamObserver
+from proxy.errors import FileNotFound, NotFound, UpstreamProtocolError
+from proxy.live_body import LiveBody
 from proxy.model import DistFile, ProjectList, ProjectPage
 from proxy.page_codec import CachedPage
+from proxy.page_locks import PageLocks
 from proxy.repository import RequestContext, Resource, ResourceKind
+from proxy.unhashed import UnverifiableFile, without_unverifiable_metadata
 from proxy.upstream_base import Upstream, Validators
-from storage.base import BlobStore, KeyValueStore, StorageError
+from proxy.upstream_failures import page_outcome, upstream_failure
+from storage.base import BlobStore, KeyValueStore, LockManager, StorageError
 from storage.keys import blob_key, page_key
 
 logger = logging.getLogger(__name__)
@@ -32,6 +36,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _LIST_KEY = "__project_list__"
 STALE_RETRY_SECONDS = 30.0
+_INLINE_DECODE_BYTES = 256 * 1024
+_INLINE_ENCODE_FILES = 500
 
 
 class CachingRepository:
@@ -47,6 +53,9 @@ class CachingRepository:
         revalidate_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
         observe: UpstreamObserver | None = None,
+        allow_unhashed: bool = False,
+        locks: LockManager | None = None,
+        page_lock_wait: float = 30.0,
     ) -> None:
         self._upstream = upstream
         self._pages = pages
@@ -55,6 +64,10 @@ class CachingRepository:
         self._ttl = page_ttl
         self._revalidate_timeout = revalidate_timeout
         self._observe = observe
+        self._allow_unhashed = allow_unhashed
+        """``proxy.unhashed``: serve files listed without a sha256 (unverified)."""
+        self._page_locks = PageLocks(locks)
+        self._page_lock_wait = page_lock_wait
         self._retry_after: dict[NormalizedName, float] = {}
         self._clock = clock
         self._memory: dict[NormalizedName, CachedPage] = {}
@@ -96,20 +109,49 @@ class CachingRepository:
             # every client wait for another timeout.
             ctx.cache, ctx.upstream = "stale", entry.upstream
             return entry.page
-        return (await self._single_flight(name, lambda: self._refresh(name, entry, ctx))).page
+        refreshed = await self._single_flight(name, lambda: self._shared_refresh(name, entry, ctx))
+        return refreshed.page
 
     async def _cached(self, name: NormalizedName) -> CachedPage | None:
         entry = self._memory.get(name)
         if entry is None:
-            try:
-                raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
-            except StorageError as error:  # a broken page store is a miss, never a failure
-                logger.warning("page cache read failed for %s: %s", name, error)
-                return None
-            entry = page_codec.decode(raw) if raw is not None else None
+            entry = await self._stored(name)
             if entry is not None:
                 self._memory[name] = entry
         return entry
+
+    async def _stored(self, name: NormalizedName) -> CachedPage | None:
+        try:
+            raw = await self._pages.get(page_key(self._upstream.upstream_for(name), name))
+        except StorageError as error:  # a broken page store is a miss, never a failure
+            logger.warning("page cache read failed for %s: %s", name, error)
+            return None
+        if raw is None:
+            return None
+        if len(raw) <= _INLINE_DECODE_BYTES:
+            return page_codec.decode(raw)
+        return await asyncio.to_thread(page_codec.decode, raw)  # a huge page: off the loop
+
+    async def _shared_refresh(
+        self, name: NormalizedName, entry: CachedPage | None, ctx: RequestContext
+    ) -> CachedPage:
+        """Refresh in turn with every other process (``proxy.page_locks``): whoever comes
+        second finds the first one's page in the store and asks the upstream nothing."""
+        key = page_key(self._upstream.upstream_for(name), name)
+        wait = self._revalidate_timeout if entry is not None else self._page_lock_wait
+        async with self._page_locks.turn(key, wait) as held:
+            stored = await self._stored(name)
+            fresher = stored is not None and (entry is None or stored.fetched_at > entry.fetched_at)
+            if stored is not None and fresher and self._clock() < stored.fetched_at + self._ttl:
+                self._memory[name] = stored
+                self._retry_after.pop(name, None)
+                ctx.cache, ctx.upstream = "hit", stored.upstream
+                return stored
+            if not held and entry is not None:
+                # Another process is still refreshing it: answer from the cache meanwhile.
+                ctx.cache, ctx.upstream = "stale", entry.upstream
+                return entry
+            return await self._refresh(name, entry, ctx)
 
     async def _refresh(
         self, name: NormalizedName, entry: CachedPage | None, ctx: RequestContext
@@ -122,10 +164,11 @@ class CachingRepository:
                 fetched = await fetch
             else:
                 fetched = await asyncio.wait_for(fetch, self._revalidate_timeout)
-        except (UpstreamUnavailable, UpstreamProtocolError, TimeoutError, NotFound) as error:
-            self._note(name, _page_outcome(error), started)
+        except Exception as caught:
+            error = upstream_failure(caught)
+            self._note(name, page_outcome(caught), started)
             if entry is None or isinstance(error, NotFound):
-                raise
+                raise error from (None if error is caught else caught)
             logger.warning("serving stale page for %s: %r", name, error)
             self._retry_after[name] = self._clock() + min(self._ttl, STALE_RETRY_SECONDS)
             ctx.cache, ctx.upstream = "stale", entry.upstream
@@ -138,13 +181,15 @@ class CachingRepository:
         elif fetched.page is not None:
             ctx.cache = "miss"
             page, fetched_validators = fetched.page, fetched.validators
+            if not self._allow_unhashed:
+                page = without_unverifiable_metadata(page)
         else:  # a 304 to an unconditional request: the upstream is broken
             raise UpstreamProtocolError(f"upstream answered 304 for {name!r} without validators")
         ctx.upstream = fetched.upstream
         new = CachedPage(page, fetched_validators, self._clock(), fetched.upstream)
         self._memory[name] = new
         try:
-            await self._pages.set(page_key(fetched.upstream, name), page_codec.encode(new))
+            await self._pages.set(page_key(fetched.upstream, name), await _encoded(new))
         except StorageError as error:
             logger.warning("page cache write failed for %s: %s", name, error)
         return new
@@ -183,9 +228,11 @@ class CachingRepository:
     async def _refresh_list(self, ctx: RequestContext) -> ProjectList:
         try:
             fetched = await self._upstream.fetch_project_list(None)
-        except (UpstreamUnavailable, UpstreamProtocolError):
+        except Exception as caught:
+            error = upstream_failure(caught)
             if self._list is None:
-                raise
+                raise error from (None if error is caught else caught)
+            logger.warning("serving the stale project list: %r", error)
             ctx.cache = "stale"
             return self._list[0]
         if fetched.projects is None:
@@ -205,6 +252,8 @@ class CachingRepository:
         if dist is None:
             raise FileNotFound(name, filename)
         url, sha256, size = _source_of(name, dist, kind)
+        if sha256 is None and kind is ResourceKind.DIST and not self._allow_unhashed:
+            raise UnverifiableFile(filename)
         key = blob_key(name, filename, kind.value)
         ctx.upstream = page_ctx.upstream
         stored = await self._blobs.open(key)
@@ -212,8 +261,16 @@ class CachingRepository:
             ctx.cache = "hit"
             return Resource(dist, kind, stored, sha256)
         ctx.cache = "miss"
-        download = self._downloads.get_or_start(Download(key, name, filename, url, sha256, size))
+        limits = self._downloads.limits
+        download = Download(key, name, filename, url, sha256, size, limits)
+        download = self._downloads.get_or_start(download)
         return Resource(dist, kind, LiveBody(download), sha256)
+
+
+async def _encoded(entry: CachedPage) -> bytes:
+    if len(entry.page.files) <= _INLINE_ENCODE_FILES:
+        return page_codec.encode(entry)
+    return await asyncio.to_thread(page_codec.encode, entry)  # a huge page: off the loop
 
 
 def _source_of(
@@ -230,12 +287,6 @@ def _source_of(
     if dist.provenance is None:
         raise FileNotFound(name, f"{dist.filename}.provenance")
     return dist.provenance, None, None
-
-
-def _page_outcome(error: Exception) -> str:
-    if isinstance(error, NotFound):
-        return "page-not-found"
-    return "page-timeout" if isinstance(error, TimeoutError) else "page-error"
 
 
 def _merge(old: Validators, new: Validators) -> Validators:

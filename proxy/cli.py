@@ -64,6 +64,8 @@ def run_server(settings: Settings, report: str | None = None) -> None:
     """Run uvicorn; ``report`` (the start-up block) is logged once logging is set up."""
     import uvicorn  # only the serve command needs the server
 
+    from proxy.serve_options import uvicorn_options
+
     if settings.workers > 1:
         from proxy.metrics import prepare_multiprocess
 
@@ -80,9 +82,7 @@ def run_server(settings: Settings, report: str | None = None) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
 
 
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    from proxy.cli_cache import add_cache_command
     from proxy.cli_impact import add_impact_command
     from proxy.cli_lock import add_lock_command
     from proxy.cli_log import add_log_commands
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_token_commands(subparsers)
     add_waiver_commands(subparsers)
     add_quarantine_commands(subparsers)
+    add_cache_command(subparsers)
     return parser
 
 

@@ -21,7 +21,7 @@ from policies.config import PolicyConfigError, parse_policy_tables
 from policies.engine import PolicyEngine, describe_config, plain, policy_tables
 from policies.registry import PolicyRegistry
 from proxy.config_check import EXIT_CONFIG, ConfigError, load_config
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import create_session, trusted_origins
 from proxy.policy_check import CheckRequest, CheckResult, check_name, check_version, parse_request
 from proxy.routing import build_upstream
 from proxy.settings import Settings
@@ -99,7 +99,7 @@ async def _policy_engine(
 ) -> AsyncIterator[tuple[PolicyEngine, Upstream | None]]:
     async with AsyncExitStack() as stack:
         # Policies may download their data (an OSV all.zip URL) over the guarded session.
-        session = create_session(settings, allowed_hosts(settings))
+        session = create_session(settings, trusted_origins(settings))
         stack.push_async_callback(session.close)
         if upstream is None and wants_pages:
             upstream = build_upstream(settings, session)

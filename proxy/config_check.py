@@ -19,7 +19,7 @@ from policies.config import PolicyConfig, PolicyConfigError, parse_policy_tables
 from policies.engine import build_policy_set, policy_tables
 from policies.registry import PolicyRegistry
 from proxy.attestations import TrustRootError, shared_verifier
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import create_session, trusted_origins
 from proxy.settings import Settings, SettingsError, load_settings
 from storage.memory import MemoryKeyValueStore
 
@@ -88,7 +88,7 @@ async def check_startup(checked: CheckedConfig) -> None:
     """
     settings = checked.settings
     problems: list[str] = []
-    session = create_session(settings, allowed_hosts(settings))
+    session = create_session(settings, trusted_origins(settings))
     try:
         env = PolicyEnvironment(settings.data_dir, MemoryKeyValueStore(), session, settings)
         try:

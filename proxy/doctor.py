@@ -29,7 +29,7 @@ from proxy.config_check import CheckedConfig, ConfigError, load_config
 from proxy.doctor_findings import Finding, Status, fail, ok, one_line, skip
 from proxy.doctor_net import check_upstreams, check_url
 from proxy.doctor_stores import check_backends
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import create_session, trusted_origins
 from proxy.redact import mask_url
 from proxy.settings import Settings
 from storage.memory import MemoryKeyValueStore
@@ -84,7 +84,7 @@ async def run_doctor(
         return _config_failures(config_file, error)
     settings = checked.settings
     findings = [_config_ok(checked)]
-    session = create_session(settings, allowed_hosts(settings))
+    session = create_session(settings, trusted_origins(settings))
     try:
         findings += await _policy_findings(checked, session)
         findings.append(await _trust_root(settings))

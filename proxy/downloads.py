@@ -1,9 +1,11 @@
 """Single-flight artifact downloads, streamed to every waiting client while they are verified.
 
 One ``Download`` per blob key however many clients ask. It runs as its own task (a client
-that disconnects does not cancel it), writes the upstream bytes into a spool file while
+that disconnects does not cancel it; once the last one has gone it gets a grace period to
+finish, see ``proxy.download_limits``), writes the upstream bytes into a spool file while
 hashing them, and publishes the file into the blob store only if the sha256 matches the
-index. Readers tail the spool file as it grows, so memory stays flat for any file size.
+index. Readers (``proxy.live_body``) tail the spool file as it grows, so memory stays flat
+for any file size.
 
 Integrity rule: a reader never sends the last byte of a file before the download is
 verified. On a mismatch or an upstream failure the reader raises mid-stream, the client's
@@ -18,21 +20,27 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiofiles
 import aiofiles.os
-from aiofiles.threadpool.binary import AsyncBufferedReader
 from packaging.utils import NormalizedName
 
+from proxy.download_limits import (
+    ArtifactTooLarge,
+    DownloadAbandoned,
+    DownloadLimits,
+    DownloadTooSlow,
+    ReaderWatch,
+)
 from proxy.errors import IntegrityError, NotFound, ProxyError, UpstreamUnavailable
 from proxy.upstream_base import Upstream
 from storage.base import BlobStore, LockManager, StorageError, StoredBlob
 
 logger = logging.getLogger(__name__)
 
-READ_CHUNK = 256 * 1024
 # Waiting this long for another process's download of the same file is unusual; after it we
 # download ourselves rather than fail the client (a duplicate fetch beats an error).
 LOCK_TIMEOUT = 600.0
@@ -49,6 +57,7 @@ class Download:
         url: str,
         expected_sha256: str | None,
         expected_size: int | None,
+        limits: DownloadLimits | None = None,
     ) -> None:
         self.key = key
         self.name = name
@@ -65,6 +74,9 @@ class Download:
         self.blob: StoredBlob | None = None
         """Set when another process completed the same file while we waited for the lock."""
         self.blobs: BlobStore | None = None
+        self.limits = limits if limits is not None else DownloadLimits()
+        self.watch = ReaderWatch(self.limits.abandoned_grace)
+        """Who is reading; the download stops once nobody has been for the grace period."""
         self._changed = asyncio.Condition()
         self._started = asyncio.Event()
 
@@ -95,20 +107,24 @@ class Download:
                 await self._fetch(upstream, blobs)
 
     async def _fetch(self, upstream: Upstream, blobs: BlobStore) -> None:
+        limits = self.limits
+        if self.expected_size is not None and self.expected_size > limits.max_bytes:
+            raise ArtifactTooLarge(self.filename, self.expected_size, limits.max_bytes, "listed at")
         self.spool = blobs.spool_dir / f"{uuid.uuid4().hex}.part"
         hasher = hashlib.sha256()
-        async with upstream.open(self.name, self.url) as stream:
-            if stream.size is not None:
-                self._check_size(stream.size)
-                self.size = stream.size
-            async with aiofiles.open(self.spool, "wb") as out:
-                self._started.set()
-                async for chunk in stream.chunks():
-                    hasher.update(chunk)
-                    await out.write(chunk)
-                    await out.flush()
-                    self.written += len(chunk)
-                    await self._notify()
+        self.watch.start()
+        try:
+            async with asyncio.timeout(limits.deadline) as deadline:
+                await _unless_abandoned(self.watch, self._stream(upstream, hasher))
+        except TimeoutError as error:
+            if not deadline.expired():
+                raise
+            raise DownloadTooSlow(
+                f"download of {self.filename!r} did not finish within {limits.deadline:g} s "
+                f"(download_deadline); {self.written} bytes received"
+            ) from error
+        finally:
+            self.watch.stop()
         self._check_size(self.written)
         self.size = self.written
         self.sha256 = hasher.hexdigest()
@@ -116,6 +132,28 @@ class Download:
             raise IntegrityError(self.filename, self.expected_sha256, self.sha256)
         await blobs.commit(self.key, self.spool)
         self.spool = None  # owned by the store now
+
+    async def _stream(self, upstream: Upstream, hasher: hashlib._Hash) -> None:
+        assert self.spool is not None
+        limit = self.limits.max_bytes
+        async with upstream.open(self.name, self.url) as stream:
+            if stream.size is not None:
+                if stream.size > limit:
+                    raise ArtifactTooLarge(self.filename, stream.size, limit, "announced at")
+                self._check_size(stream.size)
+                self.size = stream.size
+            async with aiofiles.open(self.spool, "wb") as out:
+                self._started.set()
+                async for chunk in stream.chunks():
+                    if self.written + len(chunk) > limit:
+                        raise ArtifactTooLarge(
+                            self.filename, self.written + len(chunk), limit, "at least"
+                        )
+                    hasher.update(chunk)
+                    await out.write(chunk)
+                    await out.flush()
+                    self.written += len(chunk)
+                    await self._notify()
 
     def _check_size(self, size: int) -> None:
         if self.expected_size is not None and size != self.expected_size:
@@ -147,94 +185,26 @@ class Download:
             await self._changed.wait_for(lambda: self.done or self.written > seen)
 
 
+async def _unless_abandoned(watch: ReaderWatch, work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` unless every reader has left for the grace period; then stop it."""
+    task = asyncio.ensure_future(work)
+    abandoned = asyncio.ensure_future(watch.abandoned.wait())
+    try:
+        await asyncio.wait({task, abandoned}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        abandoned.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.cancelled():
+        raise DownloadAbandoned("every client left and the download did not finish in time")
+    task.result()
+
+
 def _unavailable(download: Download, error: BaseException) -> ProxyError:
     logger.warning("download of %s failed: %r", download.url, error)
     return UpstreamUnavailable(f"download of {download.filename!r} failed: {error!r}")
-
-
-class LiveBody:
-    """A reader of an in-flight download (satisfies ``proxy.repository.Body``)."""
-
-    def __init__(self, download: Download) -> None:
-        self._download = download
-
-    @property
-    def size(self) -> int | None:
-        return self._download.size
-
-    @property
-    def path(self) -> Path | None:
-        return None
-
-    @property
-    def sha256(self) -> str | None:
-        """The verified sha256, once the download completed."""
-        return self._download.sha256 if self._download.done else None
-
-    async def iter_range(self, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        download = self._download
-        await download.wait_started()
-        if download.blob is not None:
-            async for chunk in download.blob.iter_range(start, end):
-                yield chunk
-            return
-        source = await _open_spool(download)
-        if source is None:  # committed (or failed) before this reader attached
-            await download.wait_done()
-            if download.error is not None:
-                raise download.error
-            async for chunk in _from_store(download, start, end):
-                yield chunk
-            return
-        try:
-            async for chunk in _tail(download, source, start, end):
-                yield chunk
-        finally:
-            await source.close()
-
-
-async def _open_spool(download: Download) -> AsyncBufferedReader | None:
-    spool = download.spool
-    if spool is None or download.error is not None:
-        return None
-    try:
-        return await aiofiles.open(spool, "rb")
-    except FileNotFoundError:  # renamed into the store between the check and the open
-        return None
-
-
-async def _tail(
-    download: Download, source: AsyncBufferedReader, start: int, end: int | None
-) -> AsyncIterator[bytes]:
-    position = start
-    await source.seek(start)
-    while True:
-        limit = _sendable(download, end)
-        if download.error is not None:
-            raise download.error
-        if position < limit:
-            chunk = await source.read(min(READ_CHUNK, limit - position))
-            position += len(chunk)
-            yield chunk
-            continue
-        if download.done:
-            return
-        await download.wait_for_more(download.written)
-
-
-def _sendable(download: Download, end: int | None) -> int:
-    # Hold back the final byte until the hash was checked: a client must never receive a
-    # complete body that later turns out to be corrupt.
-    limit = download.written if download.done and download.error is None else download.written - 1
-    return max(0, min(limit, end) if end is not None else limit)
-
-
-async def _from_store(download: Download, start: int, end: int | None) -> AsyncIterator[bytes]:
-    blob = await download.blobs.open(download.key) if download.blobs is not None else None
-    if blob is None:
-        raise UpstreamUnavailable(f"{download.filename!r} vanished from the store after download")
-    async for chunk in blob.iter_range(start, end):
-        yield chunk
 
 
 UpstreamObserver = Callable[[str, str, float], None]
@@ -251,7 +221,14 @@ def _outcome(error: BaseException | None) -> str:
 class DownloadManager:
     """Process-wide registry of in-flight downloads: the in-process half of single-flight."""
 
-    def __init__(self, upstream: Upstream, blobs: BlobStore, locks: LockManager) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        blobs: BlobStore,
+        locks: LockManager,
+        limits: DownloadLimits | None = None,
+    ) -> None:
+        self.limits = limits if limits is not None else DownloadLimits()
         self._upstream = upstream
         self._blobs = blobs
         self._locks = locks
@@ -259,6 +236,8 @@ class DownloadManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self.observe: UpstreamObserver | None = None
         """Called with (upstream, outcome, seconds) when a download ends (metrics)."""
+        self.committed: Callable[[int], None] | None = None
+        """Called with the size of each blob this process committed (cache eviction)."""
 
     def get_or_start(self, download: Download) -> Download:
         current = self._inflight.get(download.key)
@@ -276,6 +255,9 @@ class DownloadManager:
             await download.run(self._upstream, self._blobs, self._locks)
         finally:
             self._inflight.pop(download.key, None)
+            stored_here = download.error is None and download.blob is None
+            if stored_here and self.committed is not None and download.size is not None:
+                self.committed(download.size)
             if self.observe is not None:
                 outcome = "file-" + _outcome(download.error)
                 upstream = self._upstream.upstream_for(download.name)

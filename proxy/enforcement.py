@@ -15,6 +15,7 @@ they name before anything is enforced; other projects skip review entirely.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from packaging.utils import NormalizedName
 
@@ -53,9 +54,12 @@ class EnforcingRepository(RepositoryWrapper):
         engine: PolicyEngine,
         verifier: AttestationVerifier | None = None,
         workflow: Workflow | None = None,
+        on_refused: Callable[[NormalizedName, str], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(source)
         self.engine = engine
+        self.on_refused = on_refused
+        """Called with a refused file's name and filename (its cached blobs are deleted)."""
         self.verifier = verifier
         """Records every served file's attestation result, whatever the policies are."""
         self.workflow = workflow
@@ -77,6 +81,16 @@ class EnforcingRepository(RepositoryWrapper):
         return filtered
 
     async def get_resource(
+        self, name: NormalizedName, filename: str, kind: ResourceKind, ctx: RequestContext
+    ) -> Resource:
+        try:
+            return await self._checked_resource(name, filename, kind, ctx)
+        except PolicyDenied:
+            if self.on_refused is not None:
+                await self.on_refused(name, filename)
+            raise
+
+    async def _checked_resource(
         self, name: NormalizedName, filename: str, kind: ResourceKind, ctx: RequestContext
     ) -> Resource:
         policies = self.engine.current

@@ -51,11 +51,16 @@ class WarmPages:
         except NotAcceptable:
             return False
         name, label = match["name"], match["label"]
-        host = headers.get(b"host", "")
-        key = render_key(name, content_type, scope["scheme"], host, label, state.engine.generation)
-        rendered = state.renders.get(key, time.time())
+        key = render_key(name, content_type, state.engine.generation)
+        now = time.time()
+        rendered = state.renders.get(key, now)
         if rendered is None:
             return False
+        if rendered.rooted is not None:  # absolute links: this request's root, if rendered
+            root = _index_root(state, scope, headers.get(b"host", ""), label)
+            rendered = state.renders.variant(key, root, now) if root is not None else None
+            if rendered is None:
+                return False
         status = await _send(send, rendered, headers)
         client = scope.get("client")
         user = scope.get("pipgate.user")  # set by the AuthGate outside this middleware
@@ -67,6 +72,18 @@ class WarmPages:
 
 
 _WANTED = (b"accept", b"accept-encoding", b"if-none-match", b"host")
+
+
+def _index_root(state: AppState, scope: Scope, host: str, label: str | None) -> str | None:
+    """What ``routes.index_root`` makes of this request (``None``: leave it to the app)."""
+    public = state.settings.public_url
+    if public:
+        base = public + "/"
+    elif host:
+        base = f"{scope['scheme']}://{host}{scope.get('root_path', '')}/"
+    else:
+        return None
+    return base + (f"builds/{label}/" if label else "")
 
 
 def _request_headers(scope: Scope) -> dict[bytes, str]:

@@ -19,7 +19,7 @@ from proxy.errors import (
     UpstreamUnavailable,
 )
 from proxy.fetchlog import PendingFetch, record_failure
-from proxy.responses import RangeNotSatisfiable
+from proxy.responses import ClientDisconnected, RangeNotSatisfiable
 from storage.base import StorageError
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (UpstreamProtocolError, 502),
     (UpstreamUnavailable, 503),
     (StorageError, 503),
+    (ClientDisconnected, 499),  # nginx's "client closed request": only ever a log status
 ]
 
 
@@ -83,8 +84,25 @@ async def _log_failure(request: Request, error: Exception, status: int) -> None:
 
 async def handle_range(request: Request, error: Exception) -> Response:
     size = error.size if isinstance(error, RangeNotSatisfiable) else 0
+    await _log_failure(request, error, 416)
     return PlainTextResponse(
         f"{error}\n", status_code=416, headers={"Content-Range": f"bytes */{size}"}
+    )
+
+
+async def handle_unexpected(request: Request, error: Exception) -> Response:
+    """A bug, not a domain error: still one row in the fetch log, and a one-line 500.
+
+    Starlette re-raises the error after this answer, so the server logs its traceback.
+    """
+    try:
+        await _log_failure(request, error, 500)
+    except Exception as log_error:  # the answer must go out even if the log is broken
+        logger.warning("the 500 of %s was not logged: %r", request.url.path, log_error)
+    return PlainTextResponse(
+        f"internal error ({type(error).__name__}); the server log has the details\n",
+        status_code=500,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -96,4 +114,5 @@ EXCEPTION_HANDLERS = {
     ProxyError: handle_error,
     StorageError: handle_error,
     RangeNotSatisfiable: handle_range,
+    Exception: handle_unexpected,
 }

@@ -26,8 +26,6 @@ clients use). ``ireq.name`` is spelled as the requirement spelled it, hence the 
 
 from __future__ import annotations
 
-import time
-
 from packaging.utils import NormalizedName
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,9 +35,9 @@ from proxy.errors import NotFound
 from proxy.fetchlog import record_fetch
 from proxy.json_api import project_document, release_document, render_document
 from proxy.json_vulnerabilities import vulnerability_lookup
-from proxy.render_cache import make_rendered
+from proxy.render_cache import ROOT_TOKEN, Rendered, make_rendered, off_loop, render_key
 from proxy.rendering import localize
-from proxy.routes import context_of, index_root, page_response, request_render_key, state_of
+from proxy.routes import INLINE_FILES, context_of, page_response, serve_rendered, state_of
 from storage.keys import validate_project
 
 JSON_TYPE = "application/json"
@@ -70,6 +68,14 @@ async def release_json(request: Request) -> Response:
     return await _answer(request, request.path_params["version"])
 
 
+class _CanonicalVersion(Exception):
+    """The release exists under another spelling of its version: a 301 to it."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(version)
+        self.version = version
+
+
 async def _answer(request: Request, version: str | None) -> Response:
     state, raw = state_of(request), request.path_params["project"]
     name = validate_project(raw)
@@ -78,31 +84,37 @@ async def _answer(request: Request, version: str | None) -> Response:
     ctx = context_of(request, LOG_KIND, name)
     # Names never contain "/", so "<name>/<version>/json" cannot collide with a page key.
     variant = f"{name}/{version}/json" if version is not None else f"{name}/json"
-    key = request_render_key(request, variant, JSON_TYPE)
-    rendered = state.renders.get(key, time.time())
-    if rendered is None:
-        since = state.renders.epoch  # an input change meanwhile: do not keep this render
+
+    async def produce() -> Rendered:
         policies = state.engine.current
         page = await state.chain.get_project_page(name, ctx)
-        # Absolute: JSON API clients fetch ``url`` as it stands, with no page to resolve a
-        # relative link against; the build prefix is kept so downloads stay in its log.
-        served = localize(page, index_root(request) + f"files/{name}/", None)
         lookup = vulnerability_lookup(policies, name)
-        if version is None:
-            document = project_document(served, lookup)
-        else:
-            found = release_document(served, version, lookup)
-            if found is not None and found[0] != version:
-                return _redirect(request, name, name, version, found[0])
-            document = found[1] if found is not None else None
-        if document is None:
-            raise ReleaseNotFound(name, version)
         fresh = state.caching.fresh_until(name) or 0.0
-        body = render_document(document)
-        rendered = make_rendered(body, JSON_TYPE, fresh, tuple(ctx.verdicts), ctx.upstream)
-        state.renders.put(key, rendered, since)
-    else:
-        ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
+        verdicts, upstream = tuple(ctx.verdicts), ctx.upstream
+
+        def render() -> Rendered:
+            # Absolute: JSON API clients fetch ``url`` as it stands, with no page to resolve
+            # a relative link against; the root (build prefix included) is put in per request.
+            served = localize(page, f"{ROOT_TOKEN}files/{name}/", None)
+            if version is None:
+                document = project_document(served, lookup)
+            else:
+                found = release_document(served, version, lookup)
+                if found is not None and found[0] != version:
+                    raise _CanonicalVersion(found[0])
+                document = found[1] if found is not None else None
+            if document is None:
+                raise ReleaseNotFound(name, version)
+            body = render_document(document)
+            return make_rendered(body, JSON_TYPE, fresh, verdicts, upstream, "json")
+
+        return await off_loop(len(page.files) > INLINE_FILES, render)
+
+    key = render_key(variant, JSON_TYPE, state.engine.generation)
+    try:
+        rendered = await serve_rendered(request, key, produce)
+    except _CanonicalVersion as moved:
+        return _redirect(request, name, name, version, moved.version)
     response = page_response(request, rendered)
     await record_fetch(state, ctx, LOG_KIND, name, response.status_code)
     return response

@@ -9,10 +9,18 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from policies.base import Verdict
+from proxy.disk_space import DiskUsage
 from storage.base import FetchRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -54,6 +62,45 @@ class Metrics:
         )
         self.attestations = Counter(
             "pipgate_attestations", "Attestation results", ["result"], registry=self.registry
+        )
+        # Per filesystem; every worker sees the same disk, so the newest value is the truth.
+        self.disk_free = Gauge(
+            "pipgate_disk_free_bytes",
+            "Bytes free on a data disk",
+            ["path"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.disk_total = Gauge(
+            "pipgate_disk_total_bytes",
+            "Size of a data disk",
+            ["path"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.cache_bytes = Gauge(
+            "pipgate_cache_bytes",
+            "Bytes of artifact blobs in the cache (at the last eviction pass)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.cache_blobs = Gauge(
+            "pipgate_cache_blobs",
+            "Artifact blobs in the cache (at the last eviction pass)",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.evictions = Counter(
+            "pipgate_cache_evictions",
+            "Blobs deleted from the cache: lru (over cache_max_bytes), refused, purge",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.evicted_bytes = Counter(
+            "pipgate_cache_evicted_bytes",
+            "Bytes deleted from the cache",
+            ["reason"],
+            registry=self.registry,
         )
         self.alerts = Counter(
             "pipgate_alerts",
@@ -118,6 +165,19 @@ class Metrics:
         if child is None:
             child = self._auth_children[outcome] = self.auth.labels(outcome)
         child.inc()
+
+    def observe_disks(self, usages: Sequence[DiskUsage]) -> None:
+        for usage in usages:
+            self.disk_free.labels(str(usage.path)).set(usage.free)
+            self.disk_total.labels(str(usage.path)).set(usage.total)
+
+    def observe_cache(self, blobs: int, size: int) -> None:
+        self.cache_blobs.set(blobs)
+        self.cache_bytes.set(size)
+
+    def observe_eviction(self, reason: str, blobs: int, size: int) -> None:
+        self.evictions.labels(reason).inc(blobs)
+        self.evicted_bytes.labels(reason).inc(size)
 
     def observe_upstream(self, upstream: str, outcome: str, seconds: float) -> None:
         self.upstream_latency.labels(upstream, outcome).observe(seconds)

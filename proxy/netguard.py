@@ -9,13 +9,15 @@ the upstream session makes is checked twice:
 2. ``GuardedResolver`` checks every address a host name resolves to, so a name that resolves
    (or re-binds) to 127.0.0.1 is refused at connect time.
 
-Three kinds of host pass the address checks (``docs/security.md`` has the threat model):
+Three kinds of target pass the address checks (``docs/security.md`` has the threat model):
 
-- the configured upstreams' own hosts and ``trusted_hosts``: any address;
+- the configured upstreams' own origins and ``trusted_hosts`` (``proxy.trusted_origins``:
+  scheme, host and port, never a whole host): any address;
 - a host the upstreams' pages link to (every URL pipgate fetches comes from such a page) that
-  resolves into the network of a configured upstream (the same /24, or /64 for IPv6): behind a
-  corporate resolver or an egress gateway, the public index and its file host both resolve to
-  the gateway's non-global address, and the file host must not need configuring by name;
+  resolves into the network of a configured upstream (the same /24, or /64 for IPv6), on
+  port 80, 443 or an upstream's own port: behind a corporate resolver or an egress gateway,
+  the public index and its file host both resolve to the gateway's non-global address, and
+  the file host must not need configuring by name;
 - anything that resolves to public addresses only.
 
 Loopback, link-local (cloud metadata included), unspecified and multicast addresses are never
@@ -25,12 +27,10 @@ the setting that would allow it.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -38,101 +38,25 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from proxy.address_kinds import (
+    AddressVerdict,
+    IPAddress,
+    IPNetwork,
+    classify,
+    forbidden_reason,
+    literal_ip,
+    network_of,
+)
 from proxy.errors import ForbiddenTarget
+from proxy.trusted_origins import DEFAULT_PORTS, TrustedOrigin, TrustedOrigins, normalize_host
 
 if TYPE_CHECKING:
     from aiohttp.client_middlewares import ClientHandlerType
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 _log = logging.getLogger("pipgate.netguard")
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
-# IPv6 prefixes that carry an IPv4 address a gateway will connect to on our behalf.
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Metadata services at addresses that are not link-local (AWS over IPv6, Alibaba Cloud).
-_METADATA = frozenset(ipaddress.ip_address(a) for a in ("fd00:ec2::254", "100.100.100.200"))
-_UPSTREAM_PREFIX = {4: 24, 6: 64}
 _UPSTREAM_ADDRESSES_TTL = 60.0
 TRUSTED_HOSTS_HINT = "trusted_hosts ([server] trusted_hosts, or PIPGATE_TRUSTED_HOSTS)"
-
-
-@dataclass(frozen=True, slots=True)
-class AddressVerdict:
-    """Why an address is not public; ``never``: not even a host in the upstream's network."""
-
-    reason: str
-    never: bool
-
-
-def classify(address: IPAddress) -> AddressVerdict | None:
-    """What stands against connecting to ``address``, or ``None`` if it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            inner = classify(embedded)
-            if inner is None:
-                return None
-            return AddressVerdict(f"{inner.reason} (embedded in {address})", inner.never)
-    if address in _METADATA:
-        return AddressVerdict(f"{address} is a cloud metadata address", never=True)
-    for label, flagged, never in (
-        ("an unspecified", address.is_unspecified, True),
-        ("a loopback", address.is_loopback, True),
-        ("a link-local", address.is_link_local, True),
-        ("a multicast", address.is_multicast, True),
-        ("a reserved", address.is_reserved, False),
-        ("a private", address.is_private, False),
-        (
-            "a site-local",
-            isinstance(address, ipaddress.IPv6Address) and address.is_site_local,
-            False,
-        ),
-    ):
-        if flagged:
-            return AddressVerdict(f"{address} is {label} address", never)
-    if not address.is_global:
-        return AddressVerdict(f"{address} is not a globally routable address", never=False)
-    return None
-
-
-def forbidden_reason(address: IPAddress) -> str | None:
-    """Why pipgate must not connect to ``address`` for an untrusted host, or ``None``."""
-    verdict = classify(address)
-    return verdict.reason if verdict is not None else None
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    # Each of these forms makes the kernel or a gateway reach the embedded IPv4 address,
-    # so ::ffff:127.0.0.1 must be judged as 127.0.0.1.
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address.teredo is not None:
-        return address.teredo[1]
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def normalize_host(host: str) -> str:
-    """Lower-case, no IPv6 brackets, no zone id, no trailing dot: the form hosts are compared in."""
-    host = host.strip().lower().removeprefix("[").removesuffix("]")
-    return host.split("%", 1)[0].rstrip(".")
-
-
-def literal_ip(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def network_of(address: IPAddress) -> IPNetwork:
-    """The network an upstream at ``address`` is taken to share with its own file hosts."""
-    prefix = _UPSTREAM_PREFIX[address.version]
-    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
 
 
 def check_scheme(url: str) -> str:
@@ -148,59 +72,80 @@ def check_scheme(url: str) -> str:
     return host
 
 
-def _refusal(host: str, shown: str, verdict: AddressVerdict, upstream_note: str) -> str:
+def _entry(host: str, port: int) -> str:
+    """The ``trusted_hosts`` entry that would trust ``host:port``."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port in DEFAULT_PORTS.values() else f"{shown}:{port}"
+
+
+def _refusal(host: str, port: int, shown: str, verdict: AddressVerdict, upstream_note: str) -> str:
     if verdict.never:
         why = "pipgate connects there only for a configured upstream or a trusted host"
     else:
         why = f"and it is not in the network of a configured upstream{upstream_note}"
-    return f"host {host!r} resolves to {shown}: {verdict.reason}; {why}. " + (
-        f"To allow it, add {host!r} to {TRUSTED_HOSTS_HINT}"
+    return f"host {host!r} resolves to {shown} (port {port}): {verdict.reason}; {why}. " + (
+        f"To allow it, add {_entry(host, port)!r} to {TRUSTED_HOSTS_HINT}"
     )
 
 
 class NetGuard:
     """The trust rules; shared by the middleware and the resolver.
 
-    ``allowed_hosts`` pass every check; ``upstream_hosts`` are the configured upstreams', whose
-    resolved networks a linked host may share (``trust_upstream_network``).
+    ``trusted`` origins pass every check (``proxy.trusted_origins``; plain strings are read
+    as ``trusted_hosts`` entries). ``upstreams`` are the configured upstreams' origins: a
+    linked host may share their resolved networks (``trust_upstream_network``), on the ports
+    files are served from (80, 443 and the upstreams' own), never on another port.
     """
 
     def __init__(
         self,
-        allowed_hosts: Iterable[str],
-        upstream_hosts: Iterable[str] = (),
+        trusted: TrustedOrigins | Iterable[str | TrustedOrigin],
+        upstreams: TrustedOrigins | Iterable[str | TrustedOrigin] = (),
         *,
         trust_upstream_network: bool = True,
     ) -> None:
-        self.allowed_hosts = frozenset(normalize_host(h) for h in allowed_hosts if h.strip())
-        self.upstream_hosts = tuple(
-            sorted({normalize_host(h) for h in upstream_hosts if h.strip()})
-        )
+        self.trusted = _origins(trusted)
+        upstream_origins = _origins(upstreams)
+        self.upstream_hosts = tuple(sorted(upstream_origins.hosts()))
+        self.network_ports = frozenset(DEFAULT_PORTS.values()) | upstream_origins.ports()
         self.trust_upstream_network = trust_upstream_network
 
-    def is_allowed_host(self, host: str) -> bool:
-        return normalize_host(host) in self.allowed_hosts
+    def is_trusted(self, host: str, port: int) -> bool:
+        return self.trusted.trusts_endpoint(host, port)
 
     def check_url(self, url: str) -> None:
-        """Raise ``ForbiddenTarget`` unless ``url`` is http(s) to an allowed or public host."""
+        """Raise ``ForbiddenTarget`` unless ``url`` is http(s) to a trusted origin or a host
+        that is not a literal non-public address."""
         host = check_scheme(url)
-        if host in self.allowed_hosts:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = _port_of(url)
+        if self.trusted.trusts(scheme, host, port):
             return
+        if self.trusted.trusts_endpoint(host, port):
+            raise ForbiddenTarget(
+                f"refusing to fetch {url!r}: {_entry(host, port)} is trusted for another "
+                f"scheme than {scheme}"
+            )
         address = literal_ip(host)
         verdict = classify(address) if address is not None else None
         if verdict is not None:
             raise ForbiddenTarget(
-                f"refusing to fetch {url!r}: {verdict.reason}. To allow it, add {host!r} to "
-                f"{TRUSTED_HOSTS_HINT}"
+                f"refusing to fetch {url!r}: {verdict.reason} (port {port}). To allow it, "
+                f"add {_entry(host, port)!r} to {TRUSTED_HOSTS_HINT}"
             )
 
     def refused(
-        self, host: str, addresses: Iterable[str], upstream_networks: Iterable[IPNetwork] = ()
+        self,
+        host: str,
+        port: int,
+        addresses: Iterable[str],
+        upstream_networks: Iterable[IPNetwork] = (),
     ) -> str | None:
-        """Why ``host`` may not be reached at ``addresses``, or ``None`` if it may."""
-        if self.is_allowed_host(host):
+        """Why ``host:port`` may not be reached at ``addresses``, or ``None`` if it may."""
+        if self.is_trusted(host, port):
             return None
-        networks = tuple(upstream_networks) if self.trust_upstream_network else ()
+        networks = tuple(upstream_networks) if self._network_applies(port) else ()
         for text in addresses:
             address = literal_ip(normalize_host(text))
             if address is None:
@@ -211,12 +156,14 @@ class NetGuard:
             if not verdict.never and any(address in network for network in networks):
                 continue
             note = f" ({', '.join(map(str, networks))})" if networks else ""
-            return _refusal(host, text, verdict, note)
+            if self.trust_upstream_network and not self._network_applies(port):
+                note = f" on a port its files are served from ({self._ports_text()})"
+            return _refusal(host, port, text, verdict, note)
         return None
 
-    def needs_upstream_networks(self, host: str, addresses: Iterable[str]) -> bool:
+    def needs_upstream_networks(self, host: str, port: int, addresses: Iterable[str]) -> bool:
         """Whether the answer could change once the upstreams' networks are known."""
-        if not self.trust_upstream_network or self.is_allowed_host(host):
+        if not self._network_applies(port) or self.is_trusted(host, port):
             return False
         for text in addresses:
             address = literal_ip(normalize_host(text))
@@ -224,6 +171,25 @@ class NetGuard:
             if verdict is not None and not verdict.never:
                 return True
         return False
+
+    def _network_applies(self, port: int) -> bool:
+        return self.trust_upstream_network and port in self.network_ports
+
+    def _ports_text(self) -> str:
+        return ", ".join(map(str, sorted(self.network_ports)))
+
+
+def _origins(value: TrustedOrigins | Iterable[str | TrustedOrigin]) -> TrustedOrigins:
+    return value if isinstance(value, TrustedOrigins) else TrustedOrigins.from_entries(value)
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        explicit = parts.port
+    except ValueError as error:
+        raise ForbiddenTarget(f"refusing to fetch {url!r}: {error}") from error
+    return explicit or DEFAULT_PORTS[parts.scheme.lower()]
 
 
 class GuardedResolver(AbstractResolver):
@@ -242,9 +208,9 @@ class GuardedResolver(AbstractResolver):
         results = await self._inner.resolve(host, port, family)
         addresses = [result["host"] for result in results]
         networks: tuple[IPNetwork, ...] = ()
-        if self._guard.needs_upstream_networks(host, addresses):
+        if self._guard.needs_upstream_networks(host, port, addresses):
             networks = await self._upstream_networks()
-        reason = self._guard.refused(host, addresses, networks)
+        reason = self._guard.refused(host, port, addresses, networks)
         if reason is not None:
             raise ForbiddenTarget(reason)
         if networks and host not in self._trusted_seen:
@@ -303,7 +269,8 @@ def guard_middleware(guard: NetGuard, resolver: GuardedResolver) -> aiohttp.Clie
         host = normalize_host(request.url.host or "")
         if request.proxy is not None and literal_ip(host) is None:
             try:
-                await resolver.resolve(host, request.url.port or 0, socket.AF_UNSPEC)
+                port = request.url.port or DEFAULT_PORTS.get(request.url.scheme, 0)
+                await resolver.resolve(host, port, socket.AF_UNSPEC)
             except ForbiddenTarget as error:
                 raise ForbiddenTarget(f"refusing to fetch {url!r}: {error}") from error
             except OSError:

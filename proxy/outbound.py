@@ -29,7 +29,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from proxy.netguard import GuardedResolver, NetGuard, guard_middleware, normalize_host
+from proxy.netguard import GuardedResolver, NetGuard, guard_middleware
+from proxy.trusted_origins import TrustedOrigin, TrustedOrigins, normalize_host, url_origin
 
 if TYPE_CHECKING:
     from proxy.settings import Settings
@@ -101,8 +102,10 @@ class Outbound:
             headers = {**headers, "Authorization": auth.authorization}
         return {"proxy": self.proxy_for(url), "headers": headers}
 
-    def proxy_hosts(self) -> set[str]:
-        return {normalize_host(urlsplit(p).hostname or "") for p in self.proxies.values()} - {""}
+    def proxy_origins(self) -> set[TrustedOrigin]:
+        """Where the proxies listen: pipgate connects there for every proxied request."""
+        found = {url_origin(proxy) for proxy in self.proxies.values()}
+        return {TrustedOrigin(o.host, o.port) for o in found if o.host}
 
 
 def _bypassed(host: str, port: int | None, no_proxy: Iterable[str]) -> bool:
@@ -163,22 +166,25 @@ def upstream_urls(settings: Settings) -> list[str]:
     return [settings.upstream, *(upstream.url for upstream in settings.upstreams)]
 
 
-def upstream_hosts(settings: Settings) -> frozenset[str]:
-    hosts = {normalize_host(urlsplit(url).hostname or "") for url in upstream_urls(settings)}
-    hosts.discard("")
-    return frozenset(hosts)
+def upstream_origins(settings: Settings) -> TrustedOrigins:
+    """Each configured upstream's exact origin (scheme, host, port)."""
+    return TrustedOrigins(url_origin(url) for url in upstream_urls(settings))
 
 
-def allowed_hosts(settings: Settings) -> frozenset[str]:
-    """Hosts exempt from the address checks: the upstreams', the trusted, the proxies'."""
-    hosts = set(upstream_hosts(settings))
-    hosts.update(normalize_host(host) for host in settings.trusted_hosts)
-    hosts.update(outbound_from(settings).proxy_hosts())
-    # Operator-configured alert receivers, often on the internal network.
-    for url in (*settings.alert_webhooks, *settings.alert_slack_webhooks):
-        hosts.add(normalize_host(urlsplit(url).hostname or ""))
-    hosts.discard("")
-    return frozenset(hosts)
+def trusted_origins(settings: Settings) -> TrustedOrigins:
+    """Origins exempt from the address checks: the upstreams', ``trusted_hosts``, the proxies'."""
+    return TrustedOrigins.from_entries(
+        [
+            *upstream_origins(settings),
+            *settings.trusted_hosts,
+            *outbound_from(settings).proxy_origins(),
+            # Operator-configured alert receivers, often on the internal network.
+            *(
+                url_origin(url)
+                for url in (*settings.alert_webhooks, *settings.alert_slack_webhooks)
+            ),
+        ]
+    )
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | bool:
@@ -197,17 +203,18 @@ def user_agent() -> str:
 
 def create_session(
     settings: Settings,
-    allowed: Iterable[str],
+    trusted: TrustedOrigins | Iterable[str],
     *,
     resolver: AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
     """The one upstream session; create it in the app's lifespan (it needs a running loop).
 
+    ``trusted``: usually ``trusted_origins(settings)``; strings are ``trusted_hosts`` entries.
     ``resolver`` replaces the system resolver under the guard (tests use it for DNS rebinding).
     """
     guard = NetGuard(
-        allowed,
-        upstream_hosts(settings),
+        trusted,
+        upstream_origins(settings),
         trust_upstream_network=settings.trust_upstream_network,
     )
     guarded = GuardedResolver(guard, resolver)
@@ -236,12 +243,12 @@ def create_session(
 __all__ = [
     "Credentials",
     "Outbound",
-    "allowed_hosts",
     "create_session",
     "origin_of",
     "outbound_from",
     "split_credentials",
     "tls_context",
-    "upstream_hosts",
+    "trusted_origins",
+    "upstream_origins",
     "user_agent",
 ]

@@ -84,7 +84,11 @@ class UrlResolver:
 
     def __call__(self, ref: str) -> str:
         if ref.startswith(("https://", "http://")):
-            return self._join(ref) if _UNUSUAL_ABSOLUTE.search(ref) else ref
+            # No host ("http://", "http:///x", "http://?q") makes urljoin keep the base's.
+            host_start = ref[ref.index("//") + 2 : ref.index("//") + 3]
+            if not host_start or host_start in "/?#" or _UNUSUAL_ABSOLUTE.search(ref):
+                return self._join(ref)
+            return ref
         head, sep, tail = ref.rpartition("/")
         if (
             not ref

@@ -1,26 +1,46 @@
 """Rendered (and pre-compressed) page bytes, so a warm page request is a dictionary lookup.
 
-Keyed by everything that changes the bytes: project, content type, the provenance URL base
-and the policy generation (a reload makes every entry unreachable). An entry lives until
-the cached upstream page it was rendered from needs revalidation, or until an input change
-(``invalidate``) names its project.
+A page is rendered once per (project, content type, policy generation): the key holds
+nothing a client controls. The only part of a page that depends on the request, pipgate's
+own absolute URL (PEP 740 provenance links, the JSON API's file URLs; it comes from
+``public_url`` or the Host header and build label), is rendered as ``ROOT_TOKEN`` and put in
+per root by ``variant_of``: a byte replace and a gzip, never a render. A page without
+absolute links (most pages) is the same bytes for every root and needs no variant.
+
+An entry lives until the cached upstream page it was rendered from needs revalidation, or
+until an input change (``invalidate``) names its project (its variants go with it); a reload
+changes the generation, so older entries are never looked up again. Entries and variants
+share one LRU bounded by bytes. ``make`` is single-flight: concurrent misses for one key
+share one render.
 
 A render that started before an invalidation of its project must not be stored after it
-(it may hold the old verdicts): callers take ``epoch`` before they start and pass it to
-``put``, which then refuses the entry.
+(it may hold the old verdicts): ``make`` takes ``epoch`` before it starts and ``put``
+refuses the entry then (the request that made it still gets it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
+import html
+import json
+import secrets
 from collections import OrderedDict, deque
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from policies.base import Verdict
 
 GZIP_MIN_BYTES = 256
+INLINE_BYTES = 256 * 1024
+"""Bigger bodies are compressed (and hashed) in a worker thread, never on the event loop."""
+ROOT_TOKEN = f"pipgate-root-{secrets.token_hex(16)}/"
+"""Stands for pipgate's absolute root URL in a rendered page: random per process, so no
+upstream can put it in a page; plain ASCII that no HTML or JSON escape alters."""
+
+Escape = Literal["html", "json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +52,8 @@ class Rendered:
     fresh_until: float
     verdicts: tuple[Verdict, ...]
     upstream: str | None
+    rooted: Escape | None = None
+    """``body`` contains ``ROOT_TOKEN`` (to be escaped this way): serve a ``variant_of`` it."""
 
     @property
     def content_type_header(self) -> bytes:
@@ -40,15 +62,12 @@ class Rendered:
         return (self.content_type + suffix).encode()
 
 
-RenderKey = tuple[str, str, str, str, str | None, int]
+RenderKey = tuple[str, str, int]
+"""(project or variant name, content type, policy generation)."""
 
 
-def render_key(
-    name: str, content_type: str, scheme: str, host: str, label: str | None, generation: int
-) -> RenderKey:
-    """Everything that changes a page's bytes: absolute provenance URLs depend on the
-    scheme, host and build label the client used; denials on the policy generation."""
-    return (name, content_type, scheme, host, label, generation)
+def render_key(name: str, content_type: str, generation: int) -> RenderKey:
+    return (name, content_type, generation)
 
 
 def make_rendered(
@@ -57,11 +76,40 @@ def make_rendered(
     fresh_until: float,
     verdicts: tuple[Verdict, ...],
     upstream: str | None,
+    escape: Escape = "html",
 ) -> Rendered:
+    """Pure and thread-safe: call it in a worker thread for a big body."""
+    if ROOT_TOKEN.encode() in body:
+        etag = _etag(body)
+        return Rendered(body, None, etag, content_type, fresh_until, verdicts, upstream, escape)
+    return Rendered(body, _gzip(body), _etag(body), content_type, fresh_until, verdicts, upstream)
+
+
+def variant_of(template: Rendered, root: str) -> Rendered:
+    """``template`` with ``root`` (escaped for its format) in place of ``ROOT_TOKEN``."""
+    # JSON: ASCII escapes, as the renderer writes strings; HTML: an attribute value.
+    json_root = template.rooted == "json"
+    shown = json.dumps(root)[1:-1] if json_root else html.escape(root, quote=True)
+    body = template.body.replace(ROOT_TOKEN.encode(), shown.encode("ascii", "xmlcharrefreplace"))
+    etag = 'W/"' + hashlib.sha256(f"{template.etag}{root}".encode()).hexdigest()[:32] + '"'
+    return replace(template, body=body, gzipped=_gzip(body), etag=etag, rooted=None)
+
+
+async def off_loop(heavy: bool, work: Callable[[], Rendered]) -> Rendered:
+    """``work()`` inline for a small page, in a worker thread for a big one (a thread hop
+    costs more than rendering a small page, and nothing next to rendering a huge one)."""
+    if not heavy:
+        return work()
+    return await asyncio.to_thread(work)
+
+
+def _gzip(body: bytes) -> bytes | None:
     # mtime=0 keeps the gzip bytes deterministic, so replicas agree on them.
-    gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
-    etag = 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Rendered(body, gzipped, etag, content_type, fresh_until, verdicts, upstream)
+    return gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+
+
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def project_of(key: RenderKey) -> str:
@@ -69,18 +117,27 @@ def project_of(key: RenderKey) -> str:
     return key[0].split("/", 1)[0]
 
 
+_Slot = RenderKey | tuple[RenderKey, str]
+"""A rendered page, or one of its variants: (key, root)."""
 _RECENT_INVALIDATIONS = 256
 """Invalidations remembered for ``put``'s check; an older ``since`` refuses every entry."""
 
 
+def _project(slot: _Slot) -> str:
+    key = slot[0] if isinstance(slot[0], tuple) else slot
+    return project_of(key)
+
+
 class RenderCache:
-    """An LRU bounded by total bytes held, with entries findable by project."""
+    """An LRU of rendered pages and their per-root variants, bounded by total bytes, with
+    entries findable by project."""
 
     def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
-        self._entries: OrderedDict[RenderKey, Rendered] = OrderedDict()
-        self._by_project: dict[str, set[RenderKey]] = {}
+        self._entries: OrderedDict[_Slot, Rendered] = OrderedDict()
+        self._by_project: dict[str, set[_Slot]] = {}
         self._bytes = 0
         self._max_bytes = max_bytes
+        self._making: dict[RenderKey, asyncio.Future[Rendered]] = {}
         self.epoch = 0
         """Bumped by every invalidation; pass the value read before rendering to ``put``."""
         self._recent: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=_RECENT_INVALIDATIONS)
@@ -97,10 +154,10 @@ class RenderCache:
             dropped = len(self._entries)
             self.clear()
             return dropped
-        keys = [key for name in names for key in self._by_project.get(name, ())]
-        for key in keys:
-            self._drop(key)
-        return len(keys)
+        slots = [slot for name in names for slot in self._by_project.get(name, ())]
+        for slot in slots:
+            self._drop(slot)
+        return len(slots)
 
     def _invalidated_since(self, since: int, name: str) -> bool:
         if since >= self.epoch:
@@ -112,42 +169,92 @@ class RenderCache:
         )
 
     def get(self, key: RenderKey, now: float) -> Rendered | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if now >= entry.fresh_until:
-            self._drop(key)
-            return None
-        self._entries.move_to_end(key)
-        return entry
+        return self._get(key, now)
+
+    def variant(self, key: RenderKey, root: str, now: float) -> Rendered | None:
+        return self._get((key, root), now)
 
     def put(self, key: RenderKey, entry: Rendered, since: int | None = None) -> bool:
         """Store ``entry`` unless its project was invalidated after ``since`` (an epoch)."""
-        if since is not None and self._invalidated_since(since, project_of(key)):
-            return False
-        if key in self._entries:
-            self._drop(key)
-        self._entries[key] = entry
-        self._by_project.setdefault(project_of(key), set()).add(key)
-        self._bytes += _weight(entry)
-        while self._bytes > self._max_bytes and self._entries:
-            self._drop(next(iter(self._entries)))
-        return True
+        return self._put(key, entry, since)
+
+    def put_variant(
+        self, key: RenderKey, root: str, entry: Rendered, since: int | None = None
+    ) -> bool:
+        return self._put((key, root), entry, since)
+
+    async def make(self, key: RenderKey, produce: Callable[[], Awaitable[Rendered]]) -> Rendered:
+        """``produce()`` once for every concurrent miss of ``key``; the result is cached
+        (unless an invalidation of its project came while it was made)."""
+        pending = self._making.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Rendered] = asyncio.get_running_loop().create_future()
+        self._making[key] = future
+        since = self.epoch
+        try:
+            entry = await produce()
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: the waiters re-raise it themselves
+            raise
+        else:
+            self._put(key, entry, since)
+            future.set_result(entry)
+            return entry
+        finally:
+            self._making.pop(key, None)
 
     def clear(self) -> None:
         self._entries.clear()
         self._by_project.clear()
         self._bytes = 0
 
-    def _drop(self, key: RenderKey) -> None:
-        entry = self._entries.pop(key)
+    def _get(self, slot: _Slot, now: float) -> Rendered | None:
+        entry = self._entries.get(slot)
+        if entry is None:
+            return None
+        if now >= entry.fresh_until:
+            self._drop(slot)
+            return None
+        self._entries.move_to_end(slot)
+        return entry
+
+    def _put(self, slot: _Slot, entry: Rendered, since: int | None) -> bool:
+        if since is not None and self._invalidated_since(since, _project(slot)):
+            return False
+        if slot in self._entries:
+            self._drop(slot)
+        self._entries[slot] = entry
+        self._by_project.setdefault(_project(slot), set()).add(slot)
+        self._bytes += _weight(entry)
+        while self._bytes > self._max_bytes and self._entries:
+            self._drop(next(iter(self._entries)))
+        return True
+
+    def _drop(self, slot: _Slot) -> None:
+        entry = self._entries.pop(slot)
         self._bytes -= _weight(entry)
-        keys = self._by_project.get(project_of(key))
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._by_project[project_of(key)]
+        slots = self._by_project.get(_project(slot))
+        if slots is not None:
+            slots.discard(slot)
+            if not slots:
+                del self._by_project[_project(slot)]
 
 
 def _weight(entry: Rendered) -> int:
     return len(entry.body) + (len(entry.gzipped) if entry.gzipped else 0)
+
+
+__all__ = [
+    "ROOT_TOKEN",
+    "Escape",
+    "RenderCache",
+    "RenderKey",
+    "Rendered",
+    "make_rendered",
+    "off_loop",
+    "project_of",
+    "render_key",
+    "variant_of",
+]

@@ -4,21 +4,27 @@ fetch log.
 
 A body that fails before its first byte raises before the response starts, so the error
 table answers with a proper status. A body that fails later raises mid-stream: the
-connection is cut and the client never sees a complete response.
+connection is cut and the client never sees a complete response. A client that disconnects
+stops the reading at once (uvicorn drops what is sent after a disconnect, so without this
+a departed client would keep a live download "read" to its end) and is logged as 499.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from starlette.types import Receive, Scope, Send
 
 from proxy.repository import Body
+from proxy.sendfile_cycle import SENDFILE
+from storage.base import StorageError
 
 FILE_CHUNK = 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
@@ -29,6 +35,25 @@ OnAbort = Callable[[Exception, int], Awaitable[None]]
 """Called with (error, bytes sent) when a started response had to be cut short."""
 
 logger = logging.getLogger(__name__)
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the whole body was sent (fetch-log status 499)."""
+
+
+async def _client_gone(receive: Receive) -> None:
+    """Return once the server reports the client's disconnect (the request body, if any,
+    is read and ignored: artifact requests have none)."""
+    complete = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if complete:
+            # A server that repeats the request instead of waiting (some test harnesses)
+            # can never report a disconnect: stop asking, until cancelled.
+            await asyncio.Event().wait()
+        complete = not message.get("more_body", False)
 
 
 class RangeNotSatisfiable(Exception):
@@ -79,6 +104,8 @@ class ArtifactResponse:
         self.headers = headers
         self.on_done = on_done
         self.on_abort = on_abort
+        self._sent = 0
+        self._zero_copy = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = dict(scope["headers"])
@@ -93,11 +120,62 @@ class ArtifactResponse:
             if self.on_done is not None:
                 await self.on_done(status, 0)
             return
+        self._sent = 0
+        self._zero_copy = SENDFILE in scope.get("extensions", {})
+        body = asyncio.ensure_future(self._body(send, status, start, end, size))
+        gone = asyncio.ensure_future(_client_gone(receive))
+        try:
+            await asyncio.wait({body, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not body.done():
+                # The client left: stop reading (a live download then loses this reader).
+                body.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await body
+        if body.cancelled():
+            await self._abort(ClientDisconnected("the client disconnected"), self._sent)
+            return
+        body.result()  # errors before the first byte become proper statuses
+
+    async def _body(
+        self, send: Send, status: int, start: int, end: int | None, size: int | None
+    ) -> None:
+        path = self.body.path
+        if path is not None and end is not None and self._zero_copy:
+            await self._send_file(send, path, status, start, end, size)
+            return
         chunks = self._chunks(start, end).__aiter__()
         first = await anext(chunks, b"")  # errors before any byte become proper statuses
         size = self.body.size if size is None else size
         await self._start(send, status, start, end if end is not None else size, size)
         await self._stream(send, first, chunks, status)
+
+    async def _send_file(
+        self, send: Send, path: Path, status: int, start: int, end: int, size: int | None
+    ) -> None:
+        """A verified blob through ``pipgate.sendfile``: all but its last byte copied by the
+        kernel, then (once the fetch log has the row) the last byte."""
+        file = await asyncio.to_thread(_open_blob, path, end)  # errors: before any byte
+        try:
+            await self._start(send, status, start, end, size)
+            try:
+                count = end - start
+                if count > 1:
+                    message = {"file": file, "offset": start, "count": count - 1}
+                    await send({"type": SENDFILE, **message, "more_body": True})
+                    self._sent = count - 1
+                last = (
+                    await asyncio.to_thread(os.pread, file.fileno(), 1, end - 1) if count else b""
+                )
+                if self.on_done is not None:
+                    await asyncio.shield(self.on_done(status, count))
+            except Exception as error:
+                await self._abort(error, self._sent)
+                return
+            await send({"type": "http.response.body", "body": last, "more_body": False})
+        finally:
+            file.close()
 
     def _chunks(self, start: int, end: int | None) -> AsyncIterator[bytes]:
         path = self.body.path
@@ -120,20 +198,19 @@ class ArtifactResponse:
     async def _stream(
         self, send: Send, first: bytes, chunks: AsyncIterator[bytes], status: int
     ) -> None:
-        sent = 0
         pending = first
         try:
             async for chunk in chunks:
                 if pending:
                     await send({"type": "http.response.body", "body": pending, "more_body": True})
-                    sent += len(pending)
+                    self._sent += len(pending)
                 pending = chunk
             # The final chunk goes out only after the fetch log has the row: a client that
             # got the whole artifact always has its entry, even if pipgate is killed now.
             if self.on_done is not None:
-                await self.on_done(status, sent + len(pending))
+                await asyncio.shield(self.on_done(status, self._sent + len(pending)))
         except Exception as error:
-            await self._abort(error, sent)
+            await self._abort(error, self._sent)
             return
         await send({"type": "http.response.body", "body": pending, "more_body": False})
 
@@ -146,6 +223,19 @@ class ArtifactResponse:
                 await self.on_abort(error, sent)
             except Exception as log_error:
                 logger.warning("the cut-short response was not logged: %s", log_error)
+
+
+def _open_blob(path: Path, end: int) -> BinaryIO:
+    try:
+        file = path.open("rb")
+    except FileNotFoundError as error:  # evicted since it was looked up: the client may retry
+        raise StorageError(
+            f"{path.name} vanished from the blob store before it was sent"
+        ) from error
+    if os.fstat(file.fileno()).st_size < end:
+        file.close()
+        raise StorageError(f"{path.name} is shorter than its listed size")
+    return file
 
 
 async def _read_file(path: Path, start: int, end: int | None) -> AsyncIterator[bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from packaging.utils import NormalizedName
 from starlette.requests import Request
@@ -20,14 +20,26 @@ from proxy.access_log import CONTEXT_KEY, USER_KEY
 from proxy.errors import InvalidName
 from proxy.fetchlog import PendingFetch, record_fetch
 from proxy.http_errors import status_for
-from proxy.negotiation import negotiate
-from proxy.render_cache import Rendered, RenderKey, make_rendered, render_key
+from proxy.negotiation import Format, negotiate
+from proxy.render_cache import (
+    INLINE_BYTES,
+    ROOT_TOKEN,
+    Escape,
+    Rendered,
+    RenderKey,
+    make_rendered,
+    off_loop,
+    render_key,
+    variant_of,
+)
 from proxy.rendering import localize, render_project_list, render_project_page
 from proxy.repository import RequestContext, ResourceKind
 from proxy.responses import ArtifactResponse
 from proxy.state import AppState
 from storage.keys import validate_filename, validate_project
 
+INLINE_FILES = 500
+"""Pages with more files are rendered in a worker thread, never on the event loop."""
 _LABEL = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
 _PROVENANCE_TYPE = "application/vnd.pypi.integrity.v1+json"
 _SUFFIXES = ((".metadata", ResourceKind.METADATA), (".provenance", ResourceKind.PROVENANCE))
@@ -55,16 +67,19 @@ def context_of(
 async def project_list(request: Request) -> Response:
     state, ctx = state_of(request), context_of(request, "index", None)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
-    key = render_key("", content_type, "", "", None, state.engine.generation)
-    rendered = state.renders.get(key, time.time())
-    if rendered is None:
+
+    async def produce() -> Rendered:
         projects = await state.chain.get_project_list(ctx)
-        body = render_project_list(projects, fmt)
         fresh = time.time() + min(state.settings.page_ttl, 60.0)
-        rendered = make_rendered(body, content_type, fresh, (), ctx.upstream)
-        state.renders.put(key, rendered)
-    else:
-        ctx.cache = "hit"
+        heavy = len(projects.names) > INLINE_FILES
+        return await off_loop(
+            heavy,
+            lambda: make_rendered(
+                render_project_list(projects, fmt), content_type, fresh, (), ctx.upstream
+            ),
+        )
+
+    rendered = await serve_rendered(request, render_key("", content_type, _gen(state)), produce)
     response = page_response(request, rendered)
     await record_fetch(state, ctx, "index", None, response.status_code)
     return response
@@ -77,21 +92,66 @@ async def project_page(request: Request) -> Response:
         return _redirect(request, raw, name)
     ctx = context_of(request, "page", name)
     fmt, content_type = negotiate(request.headers.get("accept"), request.query_params.get("format"))
-    key = request_render_key(request, name, content_type)
-    rendered = state.renders.get(key, time.time())
-    if rendered is None:
-        since = state.renders.epoch  # an input change meanwhile: do not keep this render
+
+    async def produce() -> Rendered:
         page = await state.chain.get_project_page(name, ctx)
-        provenance_base = index_root(request) + f"files/{name}/"
-        body = render_project_page(localize(page, f"../../files/{name}/", provenance_base), fmt)
         fresh = state.caching.fresh_until(name) or 0.0
-        rendered = make_rendered(body, content_type, fresh, tuple(ctx.verdicts), ctx.upstream)
-        state.renders.put(key, rendered, since)
-    else:
-        ctx.cache, ctx.upstream, ctx.verdicts = "hit", rendered.upstream, list(rendered.verdicts)
+        verdicts, upstream = tuple(ctx.verdicts), ctx.upstream
+
+        def render() -> Rendered:
+            # File links are relative (a build prefix survives); provenance links are
+            # absolute (PEP 740), so they carry the root token, put in per request.
+            served = localize(page, f"../../files/{name}/", f"{ROOT_TOKEN}files/{name}/")
+            body = render_project_page(served, fmt)
+            escape: Escape = "json" if fmt is Format.JSON else "html"
+            return make_rendered(body, content_type, fresh, verdicts, upstream, escape)
+
+        return await off_loop(len(page.files) > INLINE_FILES, render)
+
+    key = render_key(name, content_type, _gen(state))
+    rendered = await serve_rendered(request, key, produce)
     response = page_response(request, rendered)
     await record_fetch(state, ctx, "page", name, response.status_code)
     return response
+
+
+def _gen(state: AppState) -> int:
+    return state.engine.generation
+
+
+async def serve_rendered(
+    request: Request, key: RenderKey, produce: Callable[[], Awaitable[Rendered]]
+) -> Rendered:
+    """The bytes to send for ``key``: cached, or made once (``produce``, single-flight),
+    then with this request's root put in if the page has absolute links."""
+    state = state_of(request)
+    pending: PendingFetch = request.state.pending_fetch
+    ctx = pending.ctx
+    template = state.renders.get(key, time.time())
+    if template is None:
+        made = False
+
+        async def counted() -> Rendered:
+            nonlocal made
+            made = True
+            return await produce()
+
+        template = await state.renders.make(key, counted)
+        if not made:  # another request's render was shared
+            ctx.cache, ctx.upstream = "hit", template.upstream
+            ctx.verdicts = list(template.verdicts)
+    else:
+        ctx.cache, ctx.upstream, ctx.verdicts = "hit", template.upstream, list(template.verdicts)
+    if template.rooted is None:
+        return template
+    root = index_root(request)
+    variant = state.renders.variant(key, root, time.time())
+    if variant is None:
+        since = state.renders.epoch  # an invalidation meanwhile: serve it, do not keep it
+        heavy = len(template.body) > INLINE_BYTES
+        variant = await off_loop(heavy, lambda: variant_of(template, root))
+        state.renders.put_variant(key, root, variant, since)
+    return variant
 
 
 async def add_slash(request: Request) -> Response:
@@ -116,18 +176,6 @@ def index_root(request: Request) -> str:
     """pipgate's absolute URL of this index's root (``.../`` or ``.../builds/<label>/``)."""
     label = request.path_params.get("label")
     return public_root(request) + (f"builds/{label}/" if label else "")
-
-
-def request_render_key(request: Request, name: str, content_type: str) -> RenderKey:
-    """The render-cache key of ``name`` as this request would see it rendered."""
-    return render_key(
-        name,
-        content_type,
-        request.url.scheme,
-        request.headers.get("host", ""),
-        request.path_params.get("label"),
-        state_of(request).engine.generation,
-    )
 
 
 def page_response(request: Request, rendered: Rendered) -> Response:
@@ -210,6 +258,7 @@ async def readyz(request: Request) -> Response:
             await check()
         except Exception as error:
             problems.append(f"{label}: {error}")
+    problems.extend(await state.disk.problems())
     if problems:
         return PlainTextResponse("not ready: " + "; ".join(problems) + "\n", status_code=503)
     return PlainTextResponse("ready\n")

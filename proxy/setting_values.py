@@ -61,6 +61,36 @@ def to_hosts(value: object) -> tuple[str, ...]:
     raise ValueError
 
 
+_BYTE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+_BYTE_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*\Z")
+
+
+def byte_size(value: object) -> int:
+    """An integer number of bytes, or a string such as ``"10GiB"`` or ``"500 MB"``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError
+        return value
+    match = _BYTE_SIZE.match(to_str(value).lower())
+    if match is None or match[2] not in _BYTE_UNITS:
+        raise ValueError
+    return int(float(match[1]) * _BYTE_UNITS[match[2]])
+
+
+def trusted_entries(value: object) -> tuple[str, ...]:
+    """``trusted_hosts``: ``host``, ``host:port``, ``[v6]:port`` or ``http(s)://host[:port]``."""
+    from proxy.trusted_origins import parse_entry
+
+    entries = to_hosts(value)
+    for entry in entries:
+        parse_entry(entry)
+    return entries
+
+
 def to_urls(value: object) -> tuple[str, ...]:
     """http(s) URLs, as given (paths and tokens are case-sensitive); comma-separated text."""
     items = value.split(",") if isinstance(value, str) else value

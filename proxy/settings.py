@@ -67,7 +67,8 @@ class Settings:
     shorter than pip's 15 s default timeout so a slow upstream never fails an install."""
     upstream_retries: int = 2
     trusted_hosts: tuple[str, ...] = ()
-    """Hosts (besides the upstreams') that may resolve to private addresses."""
+    """Origins (besides the upstreams') that may resolve to private addresses: ``host``
+    (ports 80 and 443), ``host:port`` or ``http(s)://host:port``."""
     trust_upstream_network: bool = True
     """Hosts the upstreams' pages link to may resolve into an upstream's own network."""
     outbound_proxy: str | None = None
@@ -109,6 +110,26 @@ class Settings:
     """One line per request on stdout: ``json``, ``kv`` (key=value) or ``off``."""
     osv_source: str | None = None
     """OSV data (directory, zip or URL) for the default policy set's malicious-package check."""
+    max_header_bytes: int = 32 * 1024
+    """Bytes a client may send before its request headers are complete (then 431)."""
+    header_timeout: float = 10.0
+    """Seconds a client has to send a request's headers (then 408)."""
+    max_connections: int = 2048
+    """Open client connections per worker process (one more is answered 503)."""
+    max_artifact_bytes: int = 4 * 1024**3
+    """Largest file pipgate downloads (listed, announced or streamed size)."""
+    download_deadline: float = 3600.0
+    """Seconds one upstream download may take from start to end."""
+    abandoned_download_seconds: float = 30.0
+    """Seconds a download may go on once its last client has left; then it is stopped."""
+    cache_max_bytes: int = 0
+    """Artifact blobs kept at most; the least recently served go first. 0: no limit."""
+    min_free_bytes: int = 512 * 1024**2
+    """Below this much free space on a data disk, ``/readyz`` reports not ready."""
+    allow_unhashed_files: bool = False
+    """Serve files an upstream lists without a sha256 (unverified); ``proxy.unhashed``."""
+    keepalive_timeout: float = 5.0
+    """Seconds an idle keep-alive connection stays open."""
     alert_webhooks: tuple[str, ...] = ()
     """URLs that get a JSON alert when an OSV refresh flags a file pipgate served."""
     alert_slack_webhooks: tuple[str, ...] = ()
@@ -143,7 +164,11 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "connect_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "revalidate_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
     "upstream_retries": (v.in_range(v.to_int, 0), "an integer >= 0"),
-    "trusted_hosts": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
+    "trusted_hosts": (
+        v.trusted_entries,
+        "a list of host, host:port or http(s)://host:port entries (comma-separated in the "
+        "environment)",
+    ),
     "trust_upstream_network": (v.to_bool, "true or false"),
     "outbound_proxy": (v.opt_http_url, "an http(s) URL of a proxy"),
     "no_proxy": (v.to_hosts, "a list of host names (comma-separated in the environment)"),
@@ -168,6 +193,22 @@ _SPECS: dict[str, tuple[Callable[[object], Any], str]] = {
     "log_level": (v.log_level, "one of critical, error, warning, info, debug"),
     "access_log": (v.one_of("json", "kv", "off"), 'one of "json", "kv", "off"'),
     "osv_source": (v.to_opt_str, "a path or URL of OSV data (a directory, .json or all.zip)"),
+    "max_header_bytes": (
+        v.in_range(v.byte_size, 1024),
+        "a size of at least 1024 bytes (an integer, or e.g. '64KiB')",
+    ),
+    "header_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "max_connections": (v.in_range(v.to_int, 1), "an integer of at least 1"),
+    "keepalive_timeout": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "allow_unhashed_files": (v.to_bool, "true or false"),
+    "min_free_bytes": (v.byte_size, "a size in bytes (an integer, or e.g. '2GiB')"),
+    "cache_max_bytes": (v.byte_size, "a size in bytes, 0 for no limit (or e.g. '200GiB')"),
+    "max_artifact_bytes": (
+        v.in_range(v.byte_size, 1),
+        "a size of at least 1 byte (an integer, or e.g. '4GiB')",
+    ),
+    "download_deadline": (v.in_range(v.to_float, 0.0, above=True), "a number of seconds > 0"),
+    "abandoned_download_seconds": (v.in_range(v.to_float, 0.0), "a number of seconds >= 0"),
     "alert_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated in the environment)"),
     "alert_slack_webhooks": (v.to_urls, "a list of http(s) URLs (comma-separated)"),
     "alert_retries": (v.in_range(v.to_int, 0, 20), "an integer from 0 to 20"),

@@ -9,11 +9,14 @@ if TYPE_CHECKING:
     import aiohttp
 
     from policies.engine import PolicyEngine
+    from proxy.cache_eviction import CacheEvictor
     from proxy.caching import CachingRepository
+    from proxy.disk_space import DiskWatch
     from proxy.downloads import DownloadManager
     from proxy.identity.authenticator import Authenticator
     from proxy.invalidation import Invalidations
     from proxy.metrics import Metrics
+    from proxy.refused_blobs import RefusedBlobs
     from proxy.render_cache import RenderCache
     from proxy.repository import Repository
     from proxy.settings import Settings
@@ -41,5 +44,11 @@ class AppState:
     """Tokens in the shared state, verified-token cache, failure limiter (docs/auth.md)."""
     changes: Invalidations
     """Where every input change is announced; drops the affected rendered pages."""
+    disk: DiskWatch
+    """Free space on the data disks (``/readyz``, metrics)."""
     workflow: Workflow | None = None
     """Waivers and the quarantine queue in the shared state (``proxy.workflow``)."""
+    evictor: CacheEvictor | None = None
+    """Least-recently-served eviction of blobs (filesystem store only)."""
+    refused: RefusedBlobs | None = None
+    """Deletes the blobs of files a policy refuses, a grace period after the refusal."""

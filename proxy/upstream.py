@@ -30,6 +30,7 @@ from proxy.errors import (
     UpstreamUnavailable,
 )
 from proxy.outbound import Outbound, origin_of, split_credentials
+from proxy.page_bodies import BigPageSlots, read_capped
 from proxy.upstream_base import ListFetch, PageFetch, Validators
 
 # uv's Accept header: both pip and uv put JSON first, and every index still speaks HTML.
@@ -121,6 +122,8 @@ class HttpUpstream:
         self._retries = retries
         self._backoff = backoff
         self._max_page_bytes = max_page_bytes
+        self._big = BigPageSlots()
+        """One body past 4 MiB at a time, so oversized pages cannot add up (page_bodies)."""
 
     def upstream_for(self, name: NormalizedName) -> str:
         return self.name
@@ -194,7 +197,7 @@ class HttpUpstream:
                     fresh = _validators_of(response, fallback=validators)
                     return _Page(None, "", final_url, fresh)
                 content_type = _page_type(response, final_url)
-                body = await self._read_capped(response, final_url)
+                body = await read_capped(response, final_url, self._max_page_bytes, self._big)
                 return _Page(body, content_type, final_url, _validators_of(response))
         except TimeoutError:
             raise
@@ -220,19 +223,6 @@ class HttpUpstream:
         if response.status >= 500:
             raise _Retryable(f"upstream answered {response.status}")
         raise UpstreamUnavailable(f"{url}: upstream answered {response.status}, expected 200")
-
-    async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
-        limit = self._max_page_bytes
-        if response.content_length is not None and response.content_length > limit:
-            raise UpstreamProtocolError(
-                f"{url}: page is {response.content_length} bytes, over the {limit}-byte limit"
-            )
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-            body += chunk
-            if len(body) > limit:
-                raise UpstreamProtocolError(f"{url}: page exceeds the {limit}-byte limit")
-        return bytes(body)
 
 
 def _check_status(

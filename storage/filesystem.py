@@ -22,6 +22,7 @@ import aiofiles
 
 from proxy.errors import InvalidName
 from storage.base import StorageError
+from storage.blob_inventory import touch_if_stale
 from storage.spool import ProcessSpool
 
 CHUNK_SIZE = 256 * 1024
@@ -133,7 +134,16 @@ class FilesystemBlobStore:
             return None
         except OSError as error:
             raise StorageError(f"blob {key!r} cannot be read: {error}") from error
-        return FilesystemBlob(path=path, size=stat.st_size) if path.is_file() else None
+        if not path.is_file():
+            return None
+        # Opening is serving: keep least-recently-served eviction informed (blob_inventory).
+        if not touch_if_stale(path, stat.st_mtime):
+            return None  # evicted between the stat and now: a miss
+        return FilesystemBlob(path=path, size=stat.st_size)
+
+    def path_for(self, key: str) -> Path:
+        """The file of ``key`` (which may not exist); for eviction and ``pipgate cache``."""
+        return self._path_for(key)
 
     async def commit(self, key: str, verified_file: Path) -> None:
         await asyncio.to_thread(self._commit, key, Path(verified_file))

@@ -13,11 +13,18 @@ from packaging.utils import NormalizedName
 
 from proxy.caching import CachingRepository
 from proxy.downloads import DownloadManager
-from proxy.errors import FileNotFound, IntegrityError, ProjectNotFound, UpstreamUnavailable
+from proxy.errors import (
+    FileNotFound,
+    IntegrityError,
+    ProjectNotFound,
+    UpstreamProtocolError,
+    UpstreamUnavailable,
+)
 from proxy.repository import RequestContext, ResourceKind
+from proxy.upstream_base import ListFetch, PageFetch, Validators
 from storage.filesystem import FilesystemBlobStore
 from storage.filesystem_kv import FilesystemKeyValueStore
-from storage.locks import MemoryLockManager
+from storage.locks import FileLockManager, MemoryLockManager
 from tests.support.memory_upstream import MemoryUpstream
 
 NAME = NormalizedName("demo")
@@ -255,3 +262,67 @@ async def test_artifact__unlisted_file_and_missing_metadata_are_not_found(
         await repo.get_resource(NAME, "demo-2.0.tar.gz", ResourceKind.DIST, RequestContext())
     with pytest.raises(FileNotFound):
         await repo.get_resource(NAME, WHEEL, ResourceKind.METADATA, RequestContext())
+
+
+class CrashingUpstream(MemoryUpstream):
+    """An upstream stage that fails in a way no one foresaw (a bug, an odd page)."""
+
+    crash: bool = False
+
+    async def fetch_page(self, name: NormalizedName, validators: Validators | None) -> PageFetch:
+        if self.crash:
+            raise ZeroDivisionError("unforeseen")
+        return await super().fetch_page(name, validators)
+
+    async def fetch_project_list(self, validators: Validators | None) -> ListFetch:
+        if self.crash:
+            raise ZeroDivisionError("unforeseen")
+        return await super().fetch_project_list(validators)
+
+
+async def test_any_upstream_failure_serves_stale_or_is_a_protocol_error(
+    blobs: FilesystemBlobStore, pages: FilesystemKeyValueStore, tmp_path: Path
+) -> None:
+    upstream, clock = CrashingUpstream(), Clock()
+    upstream.add("demo", WHEEL, b"x" * 10)
+    repo, _ = make_repo(upstream, blobs, pages, clock)
+    await repo.get_project_page(NAME, RequestContext())
+    await repo.get_project_list(RequestContext())
+    upstream.crash = True
+    clock.now += 3600
+    ctx = RequestContext()
+    assert (await repo.get_project_page(NAME, ctx)).file(WHEEL) is not None
+    assert ctx.cache == "stale"
+    list_ctx = RequestContext()
+    await repo.get_project_list(list_ctx)
+    assert list_ctx.cache == "stale"
+    empty = FilesystemKeyValueStore(tmp_path / "empty")
+    await empty.start()
+    fresh, _ = make_repo(upstream, blobs, empty, clock)
+    with pytest.raises(UpstreamProtocolError, match="unforeseen"):
+        await fresh.get_project_page(NAME, RequestContext())
+    with pytest.raises(UpstreamProtocolError, match="unforeseen"):
+        await fresh.get_project_list(RequestContext())
+
+
+async def test_pages_are_single_flight_across_processes(tmp_path: Path) -> None:
+    """Two caching stages that share only the stores (as workers and replicas do) make one
+    upstream request for one page, and the second answers from the first one's fetch."""
+    upstream = MemoryUpstream(delay=0.2)
+    upstream.add("demo", WHEEL, b"x" * 10)
+    shared_pages = FilesystemKeyValueStore(tmp_path / "pages")
+    await shared_pages.start()
+    repos = []
+    for worker in ("a", "b"):
+        blobs = FilesystemBlobStore(tmp_path / f"blobs-{worker}")
+        await blobs.start()
+        locks = FileLockManager(tmp_path / "locks")  # each process opens its own
+        downloads = DownloadManager(upstream, blobs, locks)
+        repos.append(CachingRepository(upstream, shared_pages, downloads, blobs, 60, locks=locks))
+    contexts = [RequestContext() for _ in range(6)]
+    pages = await asyncio.gather(
+        *(repos[i % 2].get_project_page(NAME, ctx) for i, ctx in enumerate(contexts))
+    )
+    assert upstream.page_calls[NAME] == 1
+    assert all(page.file(WHEEL) is not None for page in pages)
+    assert [ctx.cache for ctx in contexts].count("miss") == 1

@@ -124,7 +124,10 @@ def test_a_file_host_the_guard_refuses_names_trusted_hosts(
     assert finding.fix is not None
     assert "trusted_hosts" in finding.fix
     (trusted,) = doctor(
-        tmp_path, projects=("guarded",), upstream=upstream.url, trusted_hosts="127.0.0.2"
+        tmp_path,
+        projects=("guarded",),
+        upstream=upstream.url,
+        trusted_hosts=f"127.0.0.2:{upstream.port}",  # trust is per origin: host and port
     )["upstream"]
     # Trusted, the guard lets it through: nothing listens on 127.0.0.2, and that is now said.
     assert "ForbiddenTarget" not in trusted.detail

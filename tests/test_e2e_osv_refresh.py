@@ -63,7 +63,7 @@ def gate(tmp_path: Path, upstream: FakeUpstream, records: Path) -> Iterator[Pipg
 
 
 def rendered(gate: PipgateServer, name: str) -> Rendered | None:
-    key = render_key(name, "text/html", "http", f"127.0.0.1:{gate.port}", None, 1)
+    key = render_key(name, "text/html", 1)
     return gate.state.renders.get(key, time.time())
 
 

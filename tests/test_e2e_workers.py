@@ -3,10 +3,11 @@ the worker processes share one listening socket and behave as one proxy.
 
 Each test first opens keep-alive connections until both workers hold some (read from
 ``/proc``: see ``tests.support.worker_sockets``), so every request below is known to reach
-the worker that holds its connection. Twenty concurrent cold requests for one file, sent
-over connections held by both workers, make one upstream GET: the file lock is an
-``flock`` that every process on the machine sees. A reload posted to whichever worker
-accepts it reaches the other through the shared policy generation.
+the worker that holds its connection. Twenty concurrent cold requests for one file, or for
+one project page, sent over connections held by both workers, make one upstream GET: the
+file's and the page's locks are ``flock`` locks that every process on the machine sees. A
+reload posted to whichever worker accepts it reaches the other through the shared policy
+generation.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     with FakeUpstream() as up:
         up.add_file("many-workers", wheel)
         up.add_project("reloaded")
+        up.add_file("page-once", build_wheel(home / "dists", "page-once", "1.0"))
         env = {"PIPGATE_TRUST_ROOT": str(trust_root)}
         args = ("--workers", "2", "--config", str(config))
         with PipgateProcess(home / "data", up.url, *args, env=env) as gate:
@@ -75,6 +77,21 @@ def test_concurrent_cold_requests_over_both_workers_fetch_the_file_once(setup: S
         (200, expected)
     ] * len(held)
     assert setup.up.hits(f"/files/{wheel}") == 1
+
+
+def test_concurrent_cold_page_requests_over_both_workers_make_one_upstream_get(
+    setup: Setup,
+) -> None:
+    path = "/simple/page-once/"
+    setup.up.set_fault("slow", path, rate=400)  # the page takes about a second to arrive
+    with worker_connections(setup.gate, CLIENTS) as held:
+        connections = [connection for connection, _ in held]
+        with concurrent.futures.ThreadPoolExecutor(len(connections)) as pool:
+            answers = list(pool.map(lambda connection: get(connection, path), connections))
+    assert [status for status, _ in answers] == [200] * len(held)
+    assert all(b"page_once-1.0-py3-none-any.whl" in body for _, body in answers)
+    # Whoever came second (another worker included) found the first one's page in the store.
+    assert setup.up.hits(path) == 1
 
 
 def test_a_reload_posted_to_one_worker_reaches_the_other(setup: Setup) -> None:

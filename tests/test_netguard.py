@@ -11,7 +11,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from proxy.errors import ForbiddenTarget
 from proxy.netguard import GuardedResolver, NetGuard, forbidden_reason
-from proxy.outbound import allowed_hosts, create_session, user_agent
+from proxy.outbound import create_session, trusted_origins, user_agent
 from proxy.settings import Settings, UpstreamConfig
 
 FORBIDDEN = [
@@ -71,27 +71,27 @@ def test_forbidden_reason__allows_public_addresses(address: str) -> None:
 )
 def test_check_url__refuses(url: str) -> None:
     with pytest.raises(ForbiddenTarget, match="refusing to fetch"):
-        NetGuard(["127.0.0.1"]).check_url(url)
+        NetGuard(["127.0.0.1:3141"]).check_url(url)
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "http://127.0.0.1:3141/simple/x/",  # an allowed host, although loopback
+        "http://127.0.0.1:3141/simple/x/",  # a trusted origin, although loopback
         "http://8.8.8.8/files/x.whl",
         "https://files.example.org/packages/x.whl",  # names are checked when resolved
         "HTTPS://[2606:4700:4700::1111]/x",
     ],
 )
 def test_check_url__allows(url: str) -> None:
-    NetGuard(["127.0.0.1"]).check_url(url)
+    NetGuard(["127.0.0.1:3141"]).check_url(url)
 
 
 def test_allowed_host_matching_ignores_case_brackets_and_trailing_dot() -> None:
     guard = NetGuard(["Mirror.Internal.", "[::1]"])
     guard.check_url("http://mirror.internal/simple/")
     guard.check_url("http://[::1]/simple/")
-    assert guard.is_allowed_host("MIRROR.internal.")
+    assert guard.is_trusted("MIRROR.internal.", 443)
 
 
 class _StaticResolver(AbstractResolver):
@@ -141,13 +141,19 @@ async def test_resolver__uses_the_system_resolver_by_default() -> None:
         await resolver.close()
 
 
-def test_allowed_hosts__upstreams_and_trusted_hosts() -> None:
+def test_trusted_origins__upstreams_exactly_and_trusted_hosts() -> None:
     settings = Settings(
         upstream="https://Index.Example.org/simple/",
         upstreams=(UpstreamConfig("corp", "http://10.1.1.1:8080/simple/", ("corp-*",)),),
-        trusted_hosts=("files.internal",),
+        trusted_hosts=("files.internal", "10.2.2.2:9000"),
     )
-    assert allowed_hosts(settings) == {"index.example.org", "10.1.1.1", "files.internal"}
+    assert [str(o) for o in trusted_origins(settings)] == [
+        "10.2.2.2:9000",
+        "files.internal:443",
+        "files.internal:80",
+        "http://10.1.1.1:8080",
+        "https://index.example.org:443",
+    ]
 
 
 async def test_create_session__timeouts_user_agent_and_guard() -> None:

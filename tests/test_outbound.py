@@ -9,11 +9,11 @@ import pytest
 from proxy.outbound import (
     Credentials,
     Outbound,
-    allowed_hosts,
     origin_of,
     outbound_from,
     split_credentials,
     tls_context,
+    trusted_origins,
 )
 from proxy.settings import Settings, UpstreamConfig
 
@@ -38,7 +38,8 @@ def test_proxy_from_the_environment_and_no_proxy(monkeypatch: pytest.MonkeyPatch
     assert outbound.proxy_for("https://host.lan/x") is None
     assert outbound.proxy_for("https://mirror:8080/x") is None
     assert outbound.proxy_for("https://mirror:8443/x") == "http://proxy.corp:3128"
-    assert "proxy.corp" in allowed_hosts(Settings())
+    assert trusted_origins(Settings()).trusts_endpoint("proxy.corp", 3128)
+    assert not trusted_origins(Settings()).trusts_endpoint("proxy.corp", 80)
 
 
 def test_proxy_setting_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,18 +12,12 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
 from policies.base import Decision
-from policies.typosquat import (
-    DEFAULT_TOP,
-    TyposquatPolicy,
-    build_index,
-    load_popular,
-    parse_names,
-    parse_top,
-    read_popular,
-)
-from policies.typosquat_edits import Kind, Place, adjacent_keys, classify
-from policies.typosquat_index import ProtectedIndex, Rule
-from policies.typosquat_names import CompoundWords, affix_variants, flat, same_shape, word_starts
+from policies.typosquat import TyposquatPolicy
+from policies.typosquat.edits import Kind
+from policies.typosquat.matches import Rule
+from policies.typosquat.policy import DEFAULT_TOP, parse_names, parse_top
+from policies.typosquat.popular import load_popular, read_popular
+from policies.typosquat.similarity import Channel
 from tests.support.policy_env import engine_for, policy_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,24 +59,30 @@ def test_reason_names_rule_target_and_rank(default: TyposquatPolicy) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "target", "kind"),
+    ("name", "target", "kind", "channel"),
     [
-        ("djnago", "django", Kind.TRANSPOSITION),
-        ("tensorfolw", "tensorflow", Kind.TRANSPOSITION),
-        ("requestts", "requests", Kind.DOUBLED),
-        ("flaskk", "flask", Kind.DOUBLED),
-        ("pilow", "pillow", Kind.UNDOUBLED),
-        ("matplotib", "matplotlib", Kind.OMISSION),
-        ("requesrs", "requests", Kind.ADJACENT_KEY),
-        ("nimpy", "numpy", Kind.ADJACENT_KEY),
-        ("djangio", "django", Kind.EXTRA_ADJACENT_KEY),
-        ("reque5ts", "requests", Kind.LOOKALIKE),
+        ("djnago", "django", Kind.TRANSPOSITION, None),
+        ("tensorfolw", "tensorflow", Kind.TRANSPOSITION, None),
+        ("requestts", "requests", Kind.DOUBLED, None),
+        ("flaskk", "flask", Kind.DOUBLED, None),
+        ("pilow", "pillow", Kind.UNDOUBLED, None),
+        ("matplotib", "matplotlib", Kind.OMISSION, None),
+        ("requesrs", "requests", Kind.SUBSTITUTION, Channel.KEYBOARD),
+        ("nimpy", "numpy", Kind.SUBSTITUTION, Channel.KEYBOARD),
+        ("djangio", "django", Kind.EXTRA_ADJACENT_KEY, None),
+        ("reque5ts", "requests", Kind.SUBSTITUTION, Channel.VISUAL),
+        ("rekuests", "requests", Kind.SUBSTITUTION, Channel.PHONETIC),
+        ("python-dateutils", "python-dateutil", Kind.PLURAL, None),
     ],
 )
-def test_typos(default: TyposquatPolicy, name: str, target: str, kind: Kind) -> None:
+def test_typos(
+    default: TyposquatPolicy, name: str, target: str, kind: Kind, channel: Channel | None
+) -> None:
     match = default.index.match(name)
     assert match is not None
-    assert (match.rule, match.target, match.edit and match.edit.kind) == (Rule.TYPO, target, kind)
+    assert match.edit is not None
+    assert (match.rule, match.target, match.edit.kind) == (Rule.TYPO, target, kind)
+    assert match.edit.channel is channel
     assert f"'{target}'" in (reason(default, name) or "")
 
 
@@ -97,13 +97,14 @@ def test_typos(default: TyposquatPolicy, name: str, target: str, kind: Kind) -> 
         ("nurnpy", "numpy", Rule.LOOKALIKE),
         ("dateutil-python", "python-dateutil", Rule.REORDERED),
         ("learn-scikit", "scikit-learn", Rule.REORDERED),
-        ("install-numpy", "numpy", Rule.AFFIX),
-        ("python-matplotlib", "matplotlib", Rule.AFFIX),
-        ("matplotlib-dev", "matplotlib", Rule.AFFIX),
-        ("requests-official", "requests", Rule.AFFIX),
-        ("pycryptography", "cryptography", Rule.AFFIX),
-        ("setuptools3", "setuptools", Rule.AFFIX),
-        ("install-reqeusts", "requests", Rule.AFFIX),
+        # Added words count against a top name with few companion projects; against one
+        # with a big family (numpy-*, requests-*) they no longer do (issue 16: the learnt
+        # family term; see bench/typosquat/RESULTS.md for what that costs).
+        ("install-idna", "idna", Rule.AFFIX),
+        ("python-urllib3", "urllib3", Rule.AFFIX),
+        ("idna-py", "idna", Rule.AFFIX),
+        ("pyidna", "idna", Rule.AFFIX),
+        ("setuptools3", "setuptools", Rule.NUMBER),
     ],
 )
 def test_structural_rules(default: TyposquatPolicy, name: str, target: str, rule: Rule) -> None:
@@ -116,9 +117,9 @@ def test_reasons_say_what_changed(default: TyposquatPolicy) -> None:
     assert "only in separators" in (reason(default, "scikitlearn") or "")
     assert "look-alike" in (reason(default, "rnatplotlib") or "")
     assert "parts reordered" in (reason(default, "learn-scikit") or "")
-    assert "with 'python-' added" in (reason(default, "python-matplotlib") or "")
-    combined = reason(default, "install-reqeusts") or ""
-    assert "'install-' added and 'ue' swapped to 'eu'" in combined
+    assert "with 'python-' added" in (reason(default, "python-urllib3") or "")
+    combined = reason(default, "reqeusts2") or ""
+    assert "the version-like '2' added and 'ue' swapped to 'eu'" in combined
 
 
 def test_case_games_are_the_same_project(default: TyposquatPolicy) -> None:
@@ -130,17 +131,33 @@ def test_case_games_are_the_same_project(default: TyposquatPolicy) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "mocj",  # one edit on a four-letter name is another word, not a typo
+        "mocj",  # one slip on a four-letter name ranked 785 is another word, not a typo
         "reqs-ests",  # a separator added as well as a changed letter: built differently
-        "pyrequests",  # "pyX" is the ordinary way to name a wrapper of a mid-length name
-        "numpy-py",
-        "requests2",
-        "urllib4",  # a changed number is another project line
-        "boto4",
+        "requests-37",  # a Python version or a count, not a version of requests
+        "numpy-2024",
+        "django-rest-auth-kit",  # django-* is a namespace of thousands of projects
+        "polars-tldextract",  # two projects combined: how integrations are named
     ],
 )
 def test_not_flagged(default: TyposquatPolicy, name: str) -> None:
     assert default.index.match(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [
+        # Not flagged before issue 16; real attacks use every one of these forms.
+        ("pyidna", "idna"),  # py/python affixes on a top-10 name
+        ("python-certifi", "certifi"),
+        ("requests2", "requests"),  # a version-like suffix
+        ("urllib4", "urllib3"),  # a changed version inside the name
+        ("boto4", "boto3"),
+    ],
+)
+def test_now_flagged(default: TyposquatPolicy, name: str, target: str) -> None:
+    match = default.index.match(name)
+    assert match is not None
+    assert match.target == target
 
 
 def test_popular_names_are_never_flagged(default: TyposquatPolicy) -> None:
@@ -196,93 +213,9 @@ def test_sample_detection_rate(default: TyposquatPolicy) -> None:
     names = [canonicalize_name(row[0]) for row in rows[1:]]
     caught = [name for name in names if default.check_project(name)]
     assert len(names) > 100
-    assert len(caught) / len(names) >= 0.9
-
-
-# The building blocks.
-
-
-def test_keyboard_adjacency() -> None:
-    assert adjacent_keys("t", "r")
-    assert adjacent_keys("t", "g")
-    assert adjacent_keys("g", "t")
-    assert adjacent_keys("o", "9")
-    assert not adjacent_keys("t", "v")
-    assert not adjacent_keys("a", "p")
-    assert not adjacent_keys("-", "a")
-
-
-def test_classify_places_and_exclusions() -> None:
-    starts = word_starts("abc-defg")
-    transposed = classify("bacdefg", "abcdefg", starts)
-    assert transposed is not None
-    assert transposed.place is Place.FIRST
-    omitted = classify("abcdfg", "abcdefg", starts)
-    assert omitted is not None
-    assert (omitted.kind, omitted.place) == (Kind.OMISSION, Place.MIDDLE)
-    assert classify("abcdefgh", "abcdefg", starts) is not None
-    assert classify("abcdefgs", "abcdefg", starts) is None  # a plural
-    assert classify("abc", "abcs", word_starts("abcs")) is None
-    assert classify("cu12", "cu11", word_starts("cu11")) is None  # a version number
-    assert classify("cu110", "cu11", word_starts("cu11")) is None
-    assert classify("acbdefx", "abcdefg", starts) is None  # two edits
-    assert classify("cbadefg", "abcdefg", starts) is None  # a swap across a letter
-
-
-def test_first_letter_changes_cost_more_than_first_letter_slips() -> None:
-    starts = word_starts("abcdef")
-    changed = classify("xbcdef", "abcdef", starts)
-    swapped = classify("bacdef", "abcdef", starts)
-    assert changed is not None
-    assert swapped is not None
-    assert changed.cost > swapped.cost + 2
-
-
-def test_flat_and_shape() -> None:
-    assert flat("pill0w-1ib") == "pillowlib"
-    assert flat("cu110") == "cu110"
-    assert same_shape("requ-sts", "requests")
-    assert same_shape("reqeusts", "requests")
-    assert not same_shape("req-usts", "requests")
-
-
-def test_affix_variants() -> None:
-    variants = {(v.core, v.affix) for v in affix_variants("python-foo-bar-dev")}
-    assert ("foo-bar-dev", "python-") in variants
-    assert ("python-foo-bar", "-dev") in variants
-    assert ("foo", "py") in {(v.core, v.affix) for v in affix_variants("pyfoo")}
-    assert ("foo", "-2") in {(v.core, v.affix) for v in affix_variants("foo-2")}
-    assert affix_variants("flask-utils") == []
-
-
-def test_compound_words() -> None:
-    words = CompoundWords(["torch-text", "torch-vision", "pytest-text", "data-test", "test-kit"])
-    assert words.is_compound("torchtest")
-    assert not words.is_compound("torchtezt")
-    assert words.changed_words_are_compounds("torch-test", "torch-text")
-    assert not words.changed_words_are_compounds("torch-text", "torch-text")
-
-
-def test_index_prefers_the_more_popular_target() -> None:
-    index = ProtectedIndex({"abcdefgh": 5000, "abcdefgi": 3})
-    match = index.match("abcdefgj")
-    assert match is not None
-    assert match.target == "abcdefgi"
-    assert "abcdefgh" in index
-    assert index.match("abcdefgh") is None
-
-
-def test_build_index_is_cached() -> None:
-    assert build_index(50, frozenset()) is build_index(50, frozenset())
-
-
-def test_load_popular_rejects_malformed_lines(tmp_path: Path) -> None:
-    path = tmp_path / "popular.txt"
-    path.write_text("# comment\n2 Foo_Bar\n1 baz\n")
-    assert read_popular(path) == (("baz", 1), ("foo-bar", 2))
-    path.write_text("one foo\n")
-    with pytest.raises(ValueError, match="expected '<rank> <name>'"):
-        read_popular(path)
+    # 0.91 before issue 16, 0.89 since: the sample is a check, no longer the target the
+    # rules are fitted to (bench/typosquat/RESULTS.md lists what it misses and why).
+    assert len(caught) / len(names) >= 0.88
 
 
 def _generator() -> ModuleType:

@@ -10,6 +10,7 @@ import json
 import string
 from urllib.parse import quote, urljoin
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.utils import NormalizedName, canonicalize_name
@@ -237,6 +238,13 @@ _base = st.sampled_from(
         "http://127.0.0.1:8080/builds/ci/simple/p/",
     ]
 )
+
+
+@pytest.mark.parametrize("ref", ["http://", "https://", "http:///x", "http://?q", "https://#f"])
+@pytest.mark.parametrize("base", ["https://index.example/simple/p/", "http://127.0.0.1:8080/s/"])
+def test_url_resolver_absolute_urls_without_a_host(base: str, ref: str) -> None:
+    # Found by the property below in some random runs: urljoin keeps the base's host here.
+    assert UrlResolver(base)(ref) == urljoin(base, ref)
 
 
 @FAST

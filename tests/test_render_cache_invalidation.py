@@ -16,8 +16,12 @@ HTML = "text/html"
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
-def key(name: str, content_type: str = HTML, label: str | None = None) -> RenderKey:
-    return render_key(name, content_type, "http", "gate.invalid", label, 1)
+ROOT = "http://gate.invalid/builds/ci-1/"
+"""A root put into a page's absolute links: a variant of its rendered entry."""
+
+
+def key(name: str, content_type: str = HTML) -> RenderKey:
+    return render_key(name, content_type, 1)
 
 
 def entry(text: str = "page") -> Rendered:
@@ -27,8 +31,9 @@ def entry(text: str = "page") -> Rendered:
 def filled(*names: str) -> RenderCache:
     cache = RenderCache()
     for name in names:
-        for variant in (key(name), key(name, JSON), key(name, label="ci-1"), key(f"{name}/json")):
+        for variant in (key(name), key(name, JSON), key(f"{name}/json")):
             assert cache.put(variant, entry(name))
+        assert cache.put_variant(key(name), ROOT, entry(name))
     return cache
 
 
@@ -47,8 +52,10 @@ def test_invalidate_drops_every_variant_of_the_named_projects_only() -> None:
     assert len(cache) == 4
     assert cache.get(key("other"), 0.0) is not None
     assert cache.get(key("other/json"), 0.0) is not None
-    for variant in (key("demo"), key("demo", JSON), key("demo", label="ci-1"), key("demo/json")):
+    for variant in (key("demo"), key("demo", JSON), key("demo/json")):
         assert cache.get(variant, 0.0) is None
+    assert cache.variant(key("demo"), ROOT, 0.0) is None
+    assert cache.variant(key("other"), ROOT, 0.0) is not None
 
 
 def test_invalidate_none_drops_everything() -> None:
@@ -66,6 +73,7 @@ def test_a_render_begun_before_an_invalidation_of_its_project_is_not_stored() ->
     assert cache.get(key("demo"), 0.0) is None
     assert cache.put(key("other"), entry(), since)
     assert cache.put(key("demo"), entry(), cache.epoch)
+    assert not cache.put_variant(key("demo"), ROOT, entry(), since)
 
 
 def test_a_render_older_than_the_remembered_invalidations_is_not_stored() -> None:

@@ -60,7 +60,7 @@ def test_setup_py_network_at_top_level() -> None:
 
 
 def test_setup_py_writing_to_the_home_directory() -> None:
-    setup = "import os\nopen(os.path.expanduser('~/.bashrc'), 'a').write('x')\n"
+    setup = "import os\nopen(os.path.expanduser('~/.config/demo.ini'), 'a').write('x')\n"
     assert "install-write" in sdist_rules({"setup.py": setup})
 
 

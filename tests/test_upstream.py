@@ -23,7 +23,7 @@ from proxy.errors import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
-from proxy.outbound import allowed_hosts, create_session
+from proxy.outbound import create_session, trusted_origins
 from proxy.settings import Settings
 from proxy.upstream import PAGE_ACCEPT, HttpUpstream
 from proxy.upstream_base import UpstreamStream, Validators
@@ -73,7 +73,7 @@ def _settings(up: FakeUpstream) -> Settings:
 @pytest.fixture
 async def session(up: FakeUpstream) -> AsyncIterator[aiohttp.ClientSession]:
     settings = _settings(up)
-    async with create_session(settings, allowed_hosts(settings)) as client:
+    async with create_session(settings, trusted_origins(settings)) as client:
         yield client
 
 
@@ -402,8 +402,8 @@ async def test_open__dns_rebinding_to_loopback(
     up.add_file("demo", wheel.path)
     settings = _settings(up)
     if trusted:
-        settings = Settings(upstream=up.url, trusted_hosts=("files.rebind.test",))
-    session = create_session(settings, allowed_hosts(settings), resolver=_Rebinding())
+        settings = Settings(upstream=up.url, trusted_hosts=(f"files.rebind.test:{up.port}",))
+    session = create_session(settings, trusted_origins(settings), resolver=_Rebinding())
     async with session:
         upstream = HttpUpstream(session, up.url, "fake")
         url = f"http://files.rebind.test:{up.port}/files/{wheel.name}"

@@ -147,6 +147,28 @@ FINGERPRINT = frozenset(
     }
 )
 
+CAPTURE = frozenset(
+    {
+        "pyautogui.screenshot",
+        "PIL.ImageGrab.grab",
+        "ImageGrab.grab",
+        "mss.mss",
+        "pynput.keyboard.Listener",
+        "keyboard.on_press",
+        "keyboard.hook",
+        "pyperclip.paste",
+        "clipboard.paste",
+        "win32clipboard.GetClipboardData",
+        "cv2.VideoCapture",
+    }
+)
+"""Screen, camera, keystroke and clipboard capture: what spyware sends."""
+
+COPIES = frozenset({"shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.move", "os.rename"})
+REGISTRY_WRITES = frozenset(
+    {"winreg.SetValueEx", "winreg.SetValue", "_winreg.SetValueEx", "win32api.RegSetValueEx"}
+)
+
 DUP2 = frozenset({"os.dup2"})
 SHELL_SPAWN = frozenset({"pty.spawn"})
 

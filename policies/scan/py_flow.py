@@ -1,21 +1,26 @@
 """One pass over a module's AST: what each call does, and where data flows.
 
 Values carry labels (decoded, blob, network data, secret, whole environment, host
-identity) from where they are made to where they are used, within a function and through
-module globals, assignments, f-strings, calls and ``with`` targets. Sinks turn labels into
-hits: exec of decoded data, a network call carrying secrets, a process started on a file
-that was just downloaded. Capability events (process, network, exec) are recorded with
-their scope, so that ``py_rules`` can decide which of them run at import or install time.
+identity, autostart or outside paths) from where they are made to where they are used,
+within a function and through module globals, assignments, f-strings, calls and ``with``
+targets; names bound to known text keep it (``py_strings``). Sinks turn labels into hits:
+exec of decoded data, a network call carrying secrets, a process started on a file that
+was just downloaded. Capability events (process, network, exec) are recorded with their
+scope, so that ``py_rules`` can decide which of them run at import or install time;
+``py_correlate`` joins what one function writes and another runs, and what a module
+collects with where it sends it.
 """
 
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from dataclasses import dataclass, field
 
+from policies.scan.py_correlate import close_module, close_scope
+from policies.scan.py_facts import Facts, Hit
 from policies.scan.py_labels import (
     Label,
+    Look,
     constant_label,
     embedded_executable,
     env_label,
@@ -24,7 +29,9 @@ from policies.scan.py_labels import (
     refs,
 )
 from policies.scan.py_names import Names
+from policies.scan.py_sink_kinds import is_handle
 from policies.scan.py_sinks import call_label
+from policies.scan.py_strings import text_of
 from policies.scan.shell import judge_command
 
 MODULE = "<module>"
@@ -47,31 +54,15 @@ HOOKED = ("install", "develop", "egg_info", "easy_install", "bdist_egg", "instal
 MAX_NESTED = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    rule: str
-    """A rule id, or a capability event: ``process``, ``network``, ``exec``, ``write-out``."""
-    line: int
-    scope: str
-    why: str | None = None
-
-
-@dataclass(slots=True)
-class Facts:
-    hits: list[Hit] = field(default_factory=list)
-    calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    commands: set[str] = field(default_factory=set)
-    """Methods of setuptools command subclasses (run by pip when building)."""
-    hooked: set[str] = field(default_factory=set)
-    """Methods of install/develop/egg_info overrides: code that exists to run at install."""
-
-
 @dataclass(slots=True)
 class _Scope:
     name: str
     env: dict[str, int] = field(default_factory=dict)
+    strings: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, frozenset[str]] = field(default_factory=dict)
+    """What each name was computed from (names and path pieces): ties ``exe = tmp.name``
+    to the file written through ``tmp``."""
     handles: dict[str, frozenset[str]] = field(default_factory=dict)
-    dropped: list[tuple[frozenset[str], int]] = field(default_factory=list)
     socket_line: int = 0
     dup2_line: int = 0
     shell_line: int = 0
@@ -81,10 +72,14 @@ class _Scope:
 
 
 class Analyzer:
-    def __init__(self, tree: ast.Module, *, depth: int = 0, secrets: bool = True) -> None:
-        self.secrets = secrets
-        """Whether string constants are matched against secret-store paths (skipped when
-        triage saw no such token: the regex on every constant is a tenth of the cost)."""
+    def __init__(
+        self, tree: ast.Module, *, depth: int = 0, look: int = -1, lines: list[str] | None = None
+    ) -> None:
+        self.lines = lines
+        """The module's source lines, for rules that read how a literal was written."""
+        self.look = look
+        """Which literal classes to match (``Look``; all by default): triage skips the
+        regexes for classes it saw no token of."""
         self.tree = tree
         self.names = Names()
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
@@ -92,14 +87,17 @@ class Analyzer:
             self.functions.setdefault(function.name, function)
         self.facts = Facts()
         self.globals: dict[str, int] = {}
+        self.global_strings: dict[str, str] = {}
+        self.global_derived: dict[str, frozenset[str]] = {}
         self.depth = depth
         self._summaries: dict[str, int] = {}
         self._blob_seen = False
 
     def run(self) -> Facts:
-        scope = _Scope(MODULE, self.globals)
+        scope = _Scope(MODULE, self.globals, self.global_strings, self.global_derived)
         self._block(self.tree.body, scope, "")
-        self._close(scope)
+        close_scope(self.facts, scope)
+        close_module(self.facts, {*self.global_derived, *self.global_strings})
         return self.facts
 
     # Statements -------------------------------------------------------------------------
@@ -110,32 +108,18 @@ class Analyzer:
 
     def _statement(self, node: ast.stmt, scope: _Scope, prefix: str) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            for decorator in node.decorator_list:
-                self._expr(decorator, scope)
+            for outer in (*node.decorator_list, *node.args.defaults, *node.args.kw_defaults):
+                if outer is not None:
+                    self._expr(outer, scope)
             inner = _Scope(prefix + node.name)
             self._block(node.body, inner, prefix)
-            self._close(inner)
+            close_scope(self.facts, inner)
         elif isinstance(node, ast.ClassDef):
-            bases = [self.names.qualname(b) or "" for b in node.bases]
-            if any(b.rsplit(".", 1)[-1] in _COMMANDS and "command" in b.lower() for b in bases):
-                hooked = [b for b in bases if b.rsplit(".", 1)[-1] in HOOKED]
-                for item in node.body:
-                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                        self.facts.commands.add(f"{node.name}.{item.name}")
-                if hooked:
-                    self._hit("install-hook", node, scope, f"subclasses {hooked[0]}")
-                    self.facts.hooked.update(
-                        f"{node.name}.{item.name}"
-                        for item in node.body
-                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-                    )
-            for base in node.bases:
-                self._expr(base, scope)
-            self._block(node.body, scope, f"{node.name}.")
+            self._class(node, scope)
         elif isinstance(node, ast.If) and scope.name == MODULE and is_main_test(node.test):
-            main = _Scope(MAIN, scope.env)
+            main = _Scope(MAIN, scope.env, scope.strings, scope.derived)
             self._block(node.body, main, prefix)
-            self._close(main)
+            close_scope(self.facts, main)
             self._block(node.orelse, scope, prefix)
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             value = node.value
@@ -163,38 +147,46 @@ class Analyzer:
                 elif isinstance(child, ast.ExceptHandler | ast.match_case):
                     self._block(child.body, scope, prefix)
 
+    def _class(self, node: ast.ClassDef, scope: _Scope) -> None:
+        bases = [self.names.qualname(b) or "" for b in node.bases]
+        methods = [
+            f"{node.name}.{item.name}"
+            for item in node.body
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+        if any(b.rsplit(".", 1)[-1] in _COMMANDS and "command" in b.lower() for b in bases):
+            self.facts.commands.update(methods)
+            hooked = [b for b in bases if b.rsplit(".", 1)[-1] in HOOKED]
+            if hooked:
+                self._hit("install-hook", node, scope, f"subclasses {hooked[0]}")
+                self.facts.hooked.update(methods)
+        for base in node.bases:
+            self._expr(base, scope)
+        self._block(node.body, scope, f"{node.name}.")
+
     def _bind(self, target: ast.expr, label: int, scope: _Scope, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name):
             scope.env[target.id] = scope.env.get(target.id, Label.NONE) | label
-            if isinstance(value, ast.Call) and self._opens_for_write(value):
-                scope.handles[target.id] = refs(value.args[0]) if value.args else frozenset()
+            if value is None:
+                return
+            text = text_of(self, value, scope)
+            if text is not None:
+                scope.strings[target.id] = text
+            scope.derived[target.id] = refs(value)
+            if is_handle(self, value):
+                path = value.args[0] if isinstance(value, ast.Call) and value.args else None
+                scope.handles[target.id] = refs(path) if path is not None else frozenset()
         elif isinstance(target, ast.Tuple | ast.List):
             for element in target.elts:
                 self._bind(element, label, scope, None)
         else:
             self._expr(target, scope)
 
-    def _close(self, scope: _Scope) -> None:
-        if scope.socket_line and ((scope.dup2_line and scope.shell_line) or scope.pty_line):
-            line = scope.pty_line or scope.dup2_line
-            self.facts.hits.append(
-                Hit("reverse-shell", line, scope.name, "redirects a shell to a socket")
-            )
-        if scope.secret_line and scope.network_line:
-            self.facts.hits.append(
-                Hit(
-                    "exfiltration-near",
-                    scope.secret_line,
-                    scope.name,
-                    "reads secrets and uses the network in the same function",
-                )
-            )
-
     # Expressions ------------------------------------------------------------------------
 
     def _expr(self, node: ast.expr, scope: _Scope) -> int:
         if isinstance(node, ast.Constant):
-            label = constant_label(node.value, scope, node, self.secrets)
+            label = constant_label(node.value, scope, node, self.facts, self.look)
             if label & Label.BLOB and not self._blob_seen:
                 self._blob_seen = True
                 self._blob(node, scope)
@@ -202,7 +194,7 @@ class Analyzer:
         if isinstance(node, ast.Name):
             return scope.env.get(node.id, Label.NONE) | self.globals.get(node.id, Label.NONE)
         if isinstance(node, ast.Call):
-            return self._call(node, scope)
+            return call_label(self, node, scope)
         if isinstance(node, ast.Attribute):
             if self.names.qualname(node) == "os.environ":
                 return Label.ENVDUMP
@@ -226,15 +218,15 @@ class Analyzer:
                     self._expr(condition, scope)
         return label
 
-    def _call(self, node: ast.Call, scope: _Scope) -> int:
-        return call_label(self, node, scope)
-
     # Helpers used by py_sinks -------------------------------------------------------------
 
     def _hit(self, rule: str, node: ast.AST, scope: _Scope, why: str | None = None) -> None:
         self.facts.hits.append(Hit(rule, getattr(node, "lineno", 0), scope.name, why))
 
-    def _opens_for_write(self, node: ast.Call) -> bool:
+    def event(self, kind: str, node: ast.AST) -> None:
+        self.facts.events.setdefault(kind, getattr(node, "lineno", 0))
+
+    def opens_for_write(self, node: ast.Call) -> bool:
         if self.names.qualname(node.func) not in ("open", "io.open", "codecs.open"):
             return False
         mode = node.args[1] if len(node.args) > 1 else None
@@ -256,31 +248,43 @@ class Analyzer:
             self._hit("embedded-executable", node, scope, f"it decodes to a {kind} executable")
 
     def summary(self, name: str) -> int:
-        """Labels a local function's return values carry (decoders written by hand)."""
+        """Labels a local function's return values carry (decoders written by hand): its
+        body is walked quietly, so that ``code = b64decode(x); return code.decode()`` is
+        known to return decoded data."""
         if name in self._summaries:
             return self._summaries[name]
         self._summaries[name] = Label.NONE  # recursion guard
         function = self.functions[name]
         scope = _Scope(name)
+        facts = self.facts
+        marks = (len(facts.hits), len(facts.drops), len(facts.launches))
+        indicators = (len(facts.stores), len(facts.channels), len(facts.encoded))
+        self._block(function.body, scope, "")
         label = Label.NONE
         for node in ast.walk(function):
             if isinstance(node, ast.Return) and node.value is not None:
-                label |= _quiet_label(self, node.value, scope)
+                label |= self._expr(node.value, scope)
+        del facts.hits[marks[0] :], facts.drops[marks[1] :], facts.launches[marks[2] :]
+        del facts.stores[indicators[0] :], facts.channels[indicators[1] :]
+        del facts.encoded[indicators[2] :]
         self._summaries[name] = label
         return label
 
-    def nested(self, source: str, node: ast.AST, scope: _Scope) -> None:
-        """Code passed as a string to exec or ``python -c``: analyse it in place."""
+    def nested(self, source: str, node: ast.AST, scope: _Scope, *, threats: bool = False) -> None:
+        """Code passed as a string to exec or ``python -c``, or written out to a file:
+        analyse it in place (``threats``: report only what is a threat wherever it runs,
+        not the capability events of code that runs later)."""
         if self.depth >= MAX_NESTED or len(source) > 1 << 20:
             return
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError):
             return
-        inner = Analyzer(tree, depth=self.depth + 1, secrets=True).run()
+        inner = Analyzer(tree, depth=self.depth + 1, look=Look.SECRETS | Look.CHANNELS).run()
         line = getattr(node, "lineno", 0)
         for hit in inner.hits:
-            self.facts.hits.append(Hit(hit.rule, line, scope.name, hit.why))
+            if not threats or hit.why:
+                self.facts.hits.append(Hit(hit.rule, line, scope.name, hit.why))
 
     def judge_strings(self, strings: list[str], node: ast.AST, scope: _Scope) -> None:
         for index, text in enumerate(strings):
@@ -289,13 +293,6 @@ class Analyzer:
         verdict = judge_command(" ".join(strings))
         if verdict is not None:
             self._hit(verdict.rule, node, scope, verdict.why)
-
-
-def _quiet_label(analyzer: Analyzer, node: ast.expr, scope: _Scope) -> int:
-    hits = len(analyzer.facts.hits)
-    label = analyzer._expr(node, scope)
-    del analyzer.facts.hits[hits:]
-    return label
 
 
 Scope = _Scope

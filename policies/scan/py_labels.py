@@ -9,9 +9,12 @@ import binascii
 import contextlib
 from typing import TYPE_CHECKING
 
+from policies.scan import indicators as ind
 from policies.scan import py_catalog as cat
+from policies.scan.py_decode import decode_literal, hidden_url
 
 if TYPE_CHECKING:
+    from policies.scan.py_facts import Facts
     from policies.scan.py_flow import Scope
 
 
@@ -28,6 +31,12 @@ class Label:
     IDENTITY = 32
     CLOUD = 64
     """A cloud metadata service's answer (instance credentials)."""
+    AUTOSTART = 128
+    """A path or registry key that makes a program start again later."""
+    OUTSIDE = 256
+    """A path outside the build tree: the user's home, profile, temp or system folders."""
+    RCFILE = 512
+    """A shell start-up file's name (``.bashrc``): autostart when it is in the home."""
 
 
 HIDDEN = Label.DECODED | Label.BLOB
@@ -35,12 +44,20 @@ STOLEN = Label.SECRET | Label.ENVDUMP
 PLAIN_CODECS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1", "utf-16", "cp1252"})
 
 
+_FOLDER_ENV = frozenset(
+    {"APPDATA", "LOCALAPPDATA", "USERPROFILE", "HOME", "TEMP", "TMP", "PROGRAMDATA", "PUBLIC"}
+)
+
+
 def env_label(key: ast.expr) -> int:
-    """One environment variable: the host's or user's name is identity. Secrets in
-    variables (API keys) are not labelled: clients send them to their API by design."""
+    """One environment variable: the host's or user's name is identity, the user's folders
+    are outside the build. Secrets in variables (API keys) are not labelled: clients send
+    them to their API by design."""
     if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
         return Label.NONE
-    return Label.IDENTITY if cat.is_identity_env(key.value) else Label.NONE
+    name = key.value.upper()
+    label = Label.IDENTITY if cat.is_identity_env(name) else Label.NONE
+    return label | (Label.OUTSIDE if name in _FOLDER_ENV else Label.NONE)
 
 
 def refs(node: ast.expr) -> frozenset[str]:
@@ -57,17 +74,67 @@ def refs(node: ast.expr) -> frozenset[str]:
     return frozenset(found)
 
 
-def constant_label(value: object, scope: Scope, node: ast.Constant, secrets: bool) -> int:
+def constant_label(
+    value: object, scope: Scope, node: ast.Constant, facts: Facts, flags: int
+) -> int:
+    """The labels a literal carries; notes in ``facts`` the module-wide indicators it is
+    (secret stores, channel credentials). ``flags`` (``Look``) says which classes triage
+    saw in the file's bytes: a regex on every literal is a tenth of the analysis."""
     if not isinstance(value, str | bytes):
         return Label.NONE
     label = Label.BLOB if cat.is_blob(value) else Label.NONE
-    if secrets and isinstance(value, str) and len(value) < 4096:
+    if not isinstance(value, str) or len(value) >= 4096:
+        return label
+    if value.startswith(("~", "/etc/", "C:\\", "c:\\", "%APPDATA%", "%TEMP%", "/Library/")):
+        label |= Label.OUTSIDE
+    if not flags:
+        return label
+    if flags & Look.SECRETS:
         if cat.secret_path(value):
             scope.secret_line = scope.secret_line or node.lineno
             label |= Label.SECRET
         elif cat.cloud_metadata(value):
             label |= Label.CLOUD
+        store = ind.secret_store(value)
+        if store:
+            facts.stores.append((node.lineno, store))
+    if flags & Look.CHANNELS:
+        channel = ind.channel_credential(value)
+        if channel:
+            facts.channels.append((node.lineno, channel))
+    if flags & Look.AUTOSTART:
+        label |= Label.AUTOSTART if ind.autostart(value) else Label.NONE
+        label |= Label.RCFILE if ind.rc_file(value) else Label.NONE
+    if flags & Look.ENCODED:
+        url = encoded_url(value)
+        if url:
+            facts.encoded.append((node.lineno, url))
     return label
+
+
+def encoded_url(value: str) -> str | None:
+    """The URL a base64 or hex literal decodes to (``aHR0cHM6Ly...`` is ``https://``)."""
+    if len(value) < 12 or not value.startswith(("aHR0", "6874")):
+        return None
+    decoder = "base64.b64decode" if value.startswith("aHR0") else "bytes.fromhex"
+    decoded = decode_literal(decoder, value)
+    return hidden_url(decoded) if decoded else None
+
+
+class Look:
+    """Which literal classes ``constant_label`` checks, from the triage's token classes."""
+
+    SECRETS = 1
+    CHANNELS = 2
+    AUTOSTART = 4
+    ENCODED = 8
+
+    @staticmethod
+    def of(classes: frozenset[str]) -> int:
+        flags = Look.SECRETS if "secret" in classes else 0
+        flags |= Look.CHANNELS if "channel" in classes else 0
+        flags |= Look.AUTOSTART if "persist" in classes else 0
+        return flags | (Look.ENCODED if "b64url" in classes else 0)
 
 
 def embedded_executable(value: str | bytes) -> str | None:

@@ -2,7 +2,8 @@
 
 Kept apart from ``py_flow`` (the statement walker) so that the table of behaviours reads
 in one place: decoders add ``DECODED``, network reads add ``NETDATA``, identity lookups
-add ``IDENTITY``; exec, process, network and file-write calls check what reaches them.
+add ``IDENTITY``, home and profile folders add ``OUTSIDE``; exec, process, network and
+file-write calls check what reaches them (``py_sink_kinds``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import ast
 from typing import TYPE_CHECKING
 
 from policies.scan import py_catalog as cat
+from policies.scan import py_sink_kinds as kinds
+from policies.scan.py_correlate import expand
+from policies.scan.py_facts import Drop
 from policies.scan.py_labels import HIDDEN, PLAIN_CODECS, STOLEN, Label, env_label, refs
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ _SEND_METHODS = frozenset(
         "sendDocument",
     }
 )
+_HOME = frozenset({"os.path.expanduser", "os.path.expandvars", "pathlib.Path.home"})
 _ALL = cat.EXEC | cat.PROCESS | cat.NETWORK | cat.DECODE | cat.FINGERPRINT
 
 
@@ -75,18 +80,25 @@ def _named(
     an: Analyzer, node: ast.Call, scope: Scope, name: str, arg_labels: int, label: int
 ) -> int:
     if name in cat.EXEC:
-        _exec_sink(an, node, scope, name, arg_labels)
+        kinds.exec_sink(an, node, scope, name, arg_labels)
     elif cat.resolve_star(name, cat.PROCESS):
-        _process_sink(an, node, scope, arg_labels)
+        kinds.process_sink(an, node, node.args, scope, arg_labels)
     elif name in cat.FINGERPRINT:
         label |= Label.IDENTITY
+        an.event("identity", node)
+    elif name in cat.CAPTURE:
+        an.event("capture", node)
     if cat.resolve_star(name, cat.NETWORK):
-        _network_sink(an, node, scope, name, arg_labels)
+        kinds.network_sink(an, node, scope, name, arg_labels)
         label |= Label.NETDATA
     if name in cat.DECODE and not _plain_codec(node, name):
         label |= Label.DECODED
+        if node.args:
+            kinds.decoded_literal(an, node, scope, name)
     elif name in ("os.getenv", "os.environ.get", "os.putenv") and node.args:
         label = env_label(node.args[0])
+    elif name in _HOME:
+        label |= Label.OUTSIDE
     elif name in ("dict", "str", "json.dumps") and any(
         an.names.qualname(a) == "os.environ" for a in node.args
     ):
@@ -99,19 +111,19 @@ def _named(
         an._hit("dynamic-builtins", node, scope, f"{name} of a computed name")
     elif name in ("bytes", "bytearray") and node.args and _int_list(node.args[0]):
         label |= Label.DECODED
+    elif name == "chr" and node.args and _arithmetic(node.args[0]):
+        label |= Label.DECODED  # chr(ord(c) ^ key): a hand-written cipher
     elif name in ("urllib.request.urlretrieve", "urllib.urlretrieve") and len(node.args) > 1:
-        scope.dropped.append((refs(node.args[1]), Label.NETDATA))
+        path = expand(refs(node.args[1]), {**an.global_derived, **scope.derived})
+        an.facts.drops.append(Drop(path, Label.NETDATA, node.lineno, scope.name))
     elif name in _SPAWNERS:
-        for keyword in node.keywords:
-            if keyword.arg == "target" and isinstance(keyword.value, ast.Name):
-                an.facts.calls[scope.name].add(keyword.value.id)
-        if node.args and isinstance(node.args[0], ast.Name):
-            an.facts.calls[scope.name].add(node.args[0].id)
+        _spawned(an, node, scope)
+    elif (name in cat.COPIES or name in cat.REGISTRY_WRITES) and arg_labels & Label.AUTOSTART:
+        an._hit("persistence", node, scope, "copies a program to, or registers it in, autostart")
     if name in ("socket.socket", "socket.create_connection"):
         scope.socket_line = scope.socket_line or node.lineno
-    writes = name in ("open", "io.open", "codecs.open") and an._opens_for_write(node)
-    if writes and node.args and _outside_build(node.args[0], an):
-        an._hit("write-out", node, scope)
+    if name in ("open", "io.open", "codecs.open") and node.args and an.opens_for_write(node):
+        kinds.write_sink(an, node, scope)
     return label
 
 
@@ -133,85 +145,32 @@ def _method(
             label |= Label.ENVDUMP
     elif method == "connect":
         # A socket made elsewhere and connected to a (host, port) tuple here.
-        if scope.socket_line == 0 and node.args and isinstance(node.args[0], ast.Tuple):
-            scope.socket_line = node.lineno
-    elif method == "write" and isinstance(receiver, ast.Name):
-        handle = scope.handles.get(receiver.id) if payload else None
-        if handle is not None:
-            scope.dropped.append((handle, arg_labels))
-    elif (
-        method == "write"
-        and isinstance(receiver, ast.Call)
-        and payload
-        and receiver.args
-        and an._opens_for_write(receiver)
-    ):
-        scope.dropped.append((refs(receiver.args[0]), arg_labels))
+        if node.args and isinstance(node.args[0], ast.Tuple):
+            scope.socket_line = scope.socket_line or node.lineno
+            kinds.endpoint(an, node, scope, node.args[0].elts[0], bare=True)
+    elif method in ("write", "writelines") and node.args:
+        kinds.written(an, node, scope, receiver, payload, arg_labels)
     if method in _SEND_METHODS and arg_labels & (STOLEN | Label.IDENTITY | Label.CLOUD):
-        _report_leak(an, node, scope, arg_labels)
+        kinds.report_leak(an, node, scope, arg_labels)
     return label
 
 
-def _exec_sink(an: Analyzer, node: ast.Call, scope: Scope, name: str, labels: int) -> None:
-    if labels & Label.NETDATA:
-        an._hit("download-exec", node, scope, f"{name} of data fetched from the network")
-    elif labels & HIDDEN:
-        an._hit("obfuscated-exec", node, scope, f"{name} of decoded or encoded data")
-    if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-        # Literal code is judged for what it does, not for being exec'd.
-        an.nested(node.args[0].value, node, scope)
-    elif name in ("exec", "eval", "builtins.exec", "builtins.eval", "execfile"):
-        an._hit("exec", node, scope)
-
-
-def _process_sink(an: Analyzer, node: ast.Call, scope: Scope, labels: int) -> None:
-    an._hit("process", node, scope)
-    if labels & Label.NETDATA:
-        an._hit("download-exec", node, scope, "starts a process on data fetched from the network")
-    elif labels & HIDDEN:
-        an._hit("obfuscated-exec", node, scope, "starts a process on decoded data")
-    used = frozenset().union(*(refs(a) for a in [*node.args, *(k.value for k in node.keywords)]))
-    for path, dropped in scope.dropped:
-        names = {p for p in path if p not in an.names.aliases}
-        if names & used or any(p in u for p in names if len(p) > 4 for u in used):
-            rule = "download-exec" if dropped & Label.NETDATA else "obfuscated-exec"
-            an._hit(rule, node, scope, "writes a downloaded or decoded file, then runs it")
-            break
-    strings = [s for a in node.args for s in _strings(a)]
-    if strings:
-        an.judge_strings(strings, node, scope)
-    if any(s in ("/bin/sh", "/bin/bash", "sh", "bash", "cmd.exe", "-i") for s in strings):
-        scope.shell_line = scope.shell_line or node.lineno
-
-
-def _network_sink(an: Analyzer, node: ast.Call, scope: Scope, name: str, labels: int) -> None:
-    an._hit("network", node, scope)
-    scope.network_line = scope.network_line or node.lineno
-    if labels & (STOLEN | Label.IDENTITY | Label.CLOUD):
-        _report_leak(an, node, scope, labels)
-
-
-def _report_leak(an: Analyzer, node: ast.Call, scope: Scope, labels: int) -> None:
-    if labels & Label.SECRET:
-        an._hit("exfiltration", node, scope, "sends secrets (keys, tokens, credentials) out")
-    elif labels & Label.ENVDUMP:
-        an._hit("exfiltration", node, scope, "sends the whole environment out")
-    elif labels & Label.CLOUD:
-        # Cloud SDKs do this by design; only code that runs unasked is judged (py_rules).
-        an._hit("cloud-token", node, scope, "sends cloud instance credentials on")
-    else:
-        an._hit("recon", node, scope, "sends the host or user name out")
-
-
-def _strings(node: ast.expr) -> list[str]:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, ast.List | ast.Tuple):
-        return [s for e in node.elts for s in _strings(e)]
-    if isinstance(node, ast.JoinedStr | ast.BinOp):
-        pieces = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant)]
-        return ["".join(p for p in pieces if isinstance(p, str))]
-    return []
+def _spawned(an: Analyzer, node: ast.Call, scope: Scope) -> None:
+    """A thread, process or exit hook runs its target: a local function is called, a
+    process function (``Thread(target=os.system, args=(cmd,))``) starts a process."""
+    targets = [k.value for k in node.keywords if k.arg == "target"] + node.args[:1]
+    call_args = [k.value for k in node.keywords if k.arg == "args"] + node.args[1:2]
+    for target in targets:
+        if isinstance(target, ast.Name) and target.id in an.functions:
+            an.facts.calls[scope.name].add(target.id)
+        qualified = an.names.qualname(target)
+        if qualified and cat.resolve_star(qualified, cat.PROCESS):
+            passed = call_args[0] if call_args else None
+            elements = passed.elts if isinstance(passed, ast.Tuple | ast.List) else call_args
+            labels = Label.NONE
+            for element in elements:
+                labels |= an._expr(element, scope)
+            kinds.process_sink(an, node, list(elements), scope, labels)
 
 
 def _plain_codec(node: ast.Call, name: str) -> bool:
@@ -229,9 +188,14 @@ def _computed(node: ast.Call, name: str) -> bool:
     if isinstance(target, ast.Constant):
         return False
     # A name or attribute is how loaders and compat shims do it; a string computed in
-    # place (''.join(...), chr arithmetic, decoding) is how obfuscators do.
+    # place (''.join(...), chr arithmetic, slices of other objects' text) is how
+    # obfuscators do.
     computed = isinstance(target, ast.Call | ast.Subscript) or (
-        isinstance(target, ast.BinOp) and not isinstance(target.op, ast.Add)
+        isinstance(target, ast.BinOp)
+        and (
+            not isinstance(target.op, ast.Add)
+            or any(isinstance(c, ast.Call | ast.Subscript) for c in ast.walk(target))
+        )
     )
     if name != "getattr":
         return computed
@@ -247,25 +211,16 @@ def _int_list(node: ast.expr) -> bool:
     )
 
 
+def _arithmetic(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.BitXor | ast.Sub | ast.Add | ast.Mod)
+        and any(
+            isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "ord"
+            for c in ast.walk(node)
+        )
+    )
+
+
 def _builds_from_chr(node: ast.expr) -> bool:
     return any(isinstance(child, ast.Name) and child.id == "chr" for child in ast.walk(node))
-
-
-def _outside_build(path: ast.expr, an: Analyzer) -> bool:
-    """Home, system, temp-run or startup locations: not the build tree."""
-    for child in ast.walk(path):
-        if isinstance(child, ast.Call) and an.names.qualname(child.func) in (
-            "os.path.expanduser",
-            "os.getenv",
-            "os.environ.get",
-            "pathlib.Path.home",
-            "os.path.expandvars",
-        ):
-            return True
-        if isinstance(child, ast.Subscript) and an.names.qualname(child.value) == "os.environ":
-            return True
-        if isinstance(child, ast.Constant) and isinstance(child.value, str):
-            text = child.value
-            if text.startswith(("~", "/etc/", "/usr/", "C:\\", "c:\\", "%APPDATA%", "/Library/")):
-                return True
-    return False

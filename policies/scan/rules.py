@@ -8,118 +8,12 @@ the project's history; the default here is the common case.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from policies.scan.rule_model import C, Rule, S, T
+from policies.scan.rules_structure import STRUCTURE_RULES
 
-from policies.scan.model import Finding, Kind, Severity, excerpt
+__all__ = ["RULES", "Rule", "rule"]
 
-S = Severity
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    severity: Severity
-    kind: Kind
-    why: str
-    capability: str | None = None
-
-    def finding(
-        self,
-        file: str,
-        line: int | None,
-        text: str,
-        *,
-        severity: Severity | None = None,
-        why: str | None = None,
-        capability: str | None = None,
-        note: str = "",
-    ) -> Finding:
-        return Finding(
-            rule=self.id,
-            severity=self.severity if severity is None else severity,
-            file=file,
-            line=line,
-            excerpt=excerpt(text),
-            why=why or self.why,
-            capability=capability or self.capability,
-            kind=self.kind,
-            note=note,
-        )
-
-
-C, T, A = Kind.CAPABILITY, Kind.THREAT, Kind.STRUCTURE
-
-_RULES = (
-    # Archive structure: ambiguity that lets a scanner and an installer see different files.
-    Rule("archive-unreadable", S.HIGH, A, "the archive cannot be read, so it cannot be reviewed"),
-    Rule(
-        "archive-limits",
-        S.HIGH,
-        A,
-        "the archive exceeds the member-count or size limits "
-        "(a decompression bomb, or too large to review)",
-    ),
-    Rule(
-        "archive-type-mismatch",
-        S.MEDIUM,
-        A,
-        "the file's contents are not the archive type "
-        "its name says; installers that trust the contents still unpack it",
-    ),
-    Rule(
-        "archive-duplicate-name",
-        S.HIGH,
-        A,
-        "two members share one name; tools disagree on "
-        "which one is installed (PyPI rejects such uploads)",
-    ),
-    Rule(
-        "archive-header-mismatch",
-        S.HIGH,
-        A,
-        "a ZIP local header disagrees with the central directory (PyPI rejects such uploads)",
-    ),
-    Rule(
-        "archive-multiple-eocd",
-        S.HIGH,
-        A,
-        "more than one ZIP end-of-central-directory record: "
-        "two readers can see two different archives (PyPI rejects such uploads)",
-    ),
-    Rule(
-        "archive-trailing-data",
-        S.MEDIUM,
-        A,
-        "bytes after the ZIP end record or before its "
-        "first member: room for a second archive (PyPI rejects such uploads)",
-    ),
-    Rule(
-        "archive-overlap",
-        S.HIGH,
-        A,
-        "ZIP members overlap each other (a zip bomb or an ambiguous archive)",
-    ),
-    Rule(
-        "archive-path",
-        S.HIGH,
-        A,
-        "a member path is absolute or climbs out with '..': "
-        "unpacking it writes outside the target directory",
-    ),
-    Rule(
-        "archive-link",
-        S.HIGH,
-        A,
-        "a link or device member: unpacking it can point writes "
-        "or reads outside the target directory",
-    ),
-    Rule(
-        "wheel-record-mismatch",
-        S.HIGH,
-        A,
-        "the wheel's RECORD does not match its contents: "
-        "files hidden from RECORD are installed unseen and never uninstalled",
-    ),
+_BEHAVIOUR = (
     # Install time.
     Rule(
         "install-hook",
@@ -238,7 +132,40 @@ _RULES = (
         T,
         "installs itself to run again later (autostart entries, scheduled tasks, services)",
     ),
-    Rule("credential-access", S.MEDIUM, T, "reads browser, chat, wallet or SSH secrets"),
+    Rule(
+        "credential-access",
+        S.MEDIUM,
+        T,
+        "names the secret stores of browsers, chat clients, wallets or game launchers",
+    ),
+    Rule(
+        "hidden-process",
+        S.HIGH,
+        T,
+        "starts a program hidden or detached from the installer (a windowless interpreter, "
+        "start, DETACHED_PROCESS, a background &) while installing or importing",
+    ),
+    Rule(
+        "hidden-endpoint",
+        S.HIGH,
+        T,
+        "a network address kept in an encoded literal: decoded, it names where data goes "
+        "or code comes from",
+    ),
+    Rule(
+        "callback-endpoint",
+        S.CRITICAL,
+        T,
+        "contacts a service that exists to collect callbacks, tunnel to a private machine "
+        "or host pasted payloads (out-of-band probes, droppers) at install or import time",
+    ),
+    Rule(
+        "embedded-channel",
+        S.MEDIUM,
+        T,
+        "a chat-bot token or a webhook URL with its secret is embedded: a ready channel "
+        "for sending data out",
+    ),
     # Obfuscation.
     Rule("pyarmor", S.HIGH, T, "PyArmor-obfuscated code cannot be reviewed (PyPI rejects it)"),
     Rule(
@@ -267,24 +194,9 @@ _RULES = (
         T,
         "a Windows or Linux executable hidden inside an encoded literal",
     ),
-    # Contents of sdists.
-    Rule(
-        "executable-in-sdist",
-        S.MEDIUM,
-        C,
-        "a compiled executable inside a source distribution cannot be reviewed",
-        "sdist-executable",
-    ),
-    Rule(
-        "bytecode-in-sdist",
-        S.LOW,
-        C,
-        "compiled Python bytecode inside a source distribution cannot be reviewed",
-        "sdist-bytecode",
-    ),
 )
 
-RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}
+RULES: dict[str, Rule] = {rule.id: rule for rule in (*STRUCTURE_RULES, *_BEHAVIOUR)}
 
 
 def rule(rule_id: str) -> Rule:

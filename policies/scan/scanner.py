@@ -11,6 +11,7 @@ adds one saying why.
 from __future__ import annotations
 
 import ast
+import re
 import threading
 import time
 import tomllib
@@ -23,6 +24,8 @@ from policies.scan.archive_entry import Entry
 from policies.scan.model import Finding, Kind, ScanResult
 from policies.scan.options import ScanOptions
 from policies.scan.pth import pth_findings
+from policies.scan.py_labels import Look
+from policies.scan.py_literals import literal_facts
 from policies.scan.py_rules import Role, analyse, findings
 from policies.scan.rules import rule
 from policies.scan.source_checks import hidden_code, source_findings
@@ -33,6 +36,7 @@ from policies.scan.wheel_record import record_findings, record_hash
 _SOURCE = (".py", ".pyw")
 _NOT_RUN = frozenset(
     {
+        "ci",
         "test",
         "tests",
         "testing",
@@ -47,7 +51,27 @@ _NOT_RUN = frozenset(
         "tools",
     }
 )
+_TOOLING = frozenset(
+    {
+        "conftest",
+        "noxfile",
+        "tasks",
+        "fabfile",
+        "dodo",
+        "runtests",
+        "conf",
+        "ez_setup",
+        "distribute_setup",
+        "release",
+        "bootstrap",
+        "manage",
+    }
+)
+"""Top-level modules of sdists that are tooling, not installed code."""
+_TEST_WORDS = frozenset({"test", "tests", "testing"})
+_WORDS = re.compile(r"[\s_\-.]+")
 _STARTUP = ("sitecustomize.py", "usercustomize.py")
+_WHEEL_MEMBER = re.compile(r"^[^/]+\.dist-info/WHEEL$")
 
 
 @dataclass(slots=True)
@@ -78,21 +102,17 @@ def scan_bytes(data: bytes, filename: str, options: ScanOptions | None = None) -
             skipped=f"{len(data)} bytes is over the scan cap of "
             f"{options.max_bytes} bytes; not scanned",
         )
-    run = _Run(filename, options, filename.lower().endswith(".whl"), _triage())
     try:
         archive = open_archive(data, filename, options.limits)
     except (ArchiveError, LimitExceeded) as error:
         finding = rule("archive-unreadable").finding("", None, str(error))
         return ScanResult(filename, len(data), (finding,))
+    run = _Run(filename, options, _is_wheel(archive, filename), _triage())
     run.findings.extend(archive.findings)
     _members(run, archive)
     run.findings.extend(entry_findings(run.entries, zip_archive=archive.layout is not None))
     for path, content in run.deferred:
-        stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        at_root = any(p in ("", ".") for p in run.backend_paths)
-        setup = stem == "setup" or stem in run.setup_imports or at_root
-        role = Role.SETUP if setup else Role.OTHER
-        _python(run, path, content, role)
+        _python(run, path, content, _root_role(run, path))
     run.findings.extend(run.executables[:5])
     if run.is_wheel:
         record_path, record = run.record if run.record else (None, None)
@@ -103,6 +123,16 @@ def scan_bytes(data: bytes, filename: str, options: ScanOptions | None = None) -
 
 
 _LOCAL = threading.local()
+
+
+def _is_wheel(archive: Archive, filename: str) -> bool:
+    """A ZIP with a top-level ``*.dist-info/WHEEL`` is a wheel whatever its name says:
+    installers unpack it as one (attackers upload wheels named ``.zip`` or ``.tar.gz``)."""
+    if archive.layout is None:
+        return False
+    if filename.lower().endswith(".whl"):
+        return True
+    return any(_WHEEL_MEMBER.match(member.name) for member in archive.layout.members)
 
 
 def _triage() -> Triage:
@@ -175,6 +205,27 @@ def _member(run: _Run, entry: Entry, content: bytes) -> None:
             run.executables.append(rule("bytecode-in-sdist").finding(name, None, "bytecode"))
 
 
+def _root_role(run: _Run, path: str) -> Role:
+    """An sdist's top-level module: setup.py and what it imports run at install; tooling
+    (tests, task runners, docs config) runs when someone runs it; any other module is
+    what ``py_modules`` installs, so its module level runs at import."""
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    at_root = any(p in ("", ".") for p in run.backend_paths)
+    if stem == "setup" or stem in run.setup_imports or at_root:
+        return Role.SETUP
+    if stem in _TOOLING or stem.startswith("test") or stem.endswith("_test"):
+        return Role.OTHER
+    return Role.PACKAGE
+
+
+def _not_run(part: str) -> bool:
+    """A directory of tests, docs, examples or tools (``manual tests``, ``test_data``,
+    ``.github``): nothing imports from there."""
+    if part.startswith(".") and part not in (".", ".."):
+        return True
+    return part in _NOT_RUN or not _TEST_WORDS.isdisjoint(_WORDS.split(part.lower()))
+
+
 def _role(run: _Run, inner: str) -> Role:
     parts = inner.split("/")
     if any(inner.startswith(p.rstrip("/") + "/") for p in run.backend_paths if p not in ("", ".")):
@@ -183,7 +234,7 @@ def _role(run: _Run, inner: str) -> Role:
         return Role.PACKAGE if parts[1] in ("purelib", "platlib") else Role.OTHER
     if run.is_wheel and parts[0].endswith(".dist-info"):
         return Role.OTHER
-    if any(part in _NOT_RUN for part in parts[:-1]) or parts[-1].startswith(("test_", "conftest")):
+    if any(_not_run(part) for part in parts[:-1]) or parts[-1].startswith(("test_", "conftest")):
         return Role.OTHER
     return Role.PACKAGE
 
@@ -203,15 +254,18 @@ def _python_findings(run: _Run, path: str, content: bytes, role: Role) -> list[F
         found.append(rule("startup-hook").finding(path, None, inner))
     if role is not Role.SETUP and not tokens.needs_parse(content):
         return found
+    lines = content.decode("utf-8", "replace").splitlines()
     try:
         tree = ast.parse(content)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return found  # Python 2 or broken code: pip cannot run it either
+        # Python 2 or broken code does not run, but its literals still tell what it is for.
+        if tokens.classes & {"secret", "channel", "b64url"}:
+            found.extend(findings(literal_facts(content, tokens.classes), path, role, lines))
+        return found
     run.stats["parsed"] += 1
-    lines = content.decode("utf-8", "replace").splitlines()
     if tokens.hidden_run:
         found.extend(hidden_code(path, tree, lines))
-    facts = analyse(tree, secrets="secret" in tokens.classes)
+    facts = analyse(tree, look=Look.of(tokens.classes), lines=lines)
     found.extend(findings(facts, path, role, lines))
     return found
 

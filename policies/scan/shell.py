@@ -48,6 +48,11 @@ _PERSIST = re.compile(
     r"|\\Start Menu\\Programs\\Startup",
     re.I | re.S,
 )
+_RECON = re.compile(
+    r"^\s*(?:whoami(?:\s+/all)?|hostname|id|uname\s+-a|systeminfo|ipconfig(?:\s+/all)?|ifconfig"
+    r"|net\s+(?:user|localgroup)\b.*|cat\s+/etc/(?:passwd|shadow|hosts)|printenv|env)\s*$",
+    re.I,
+)
 _DEFENDER = re.compile(r"Add-MpPreference|Set-MpPreference.*Disable", re.I)
 
 
@@ -84,6 +89,8 @@ def judge_command(text: str, depth: int = 0) -> ShellVerdict | None:
         return ShellVerdict("shell-command", "weakens the antivirus configuration")
     if _PERSIST.search(text):
         return ShellVerdict("persistence", "registers a program to start again later")
+    if any(_RECON.match(part) for part in re.split(r"&&|\|\||[;&|]", text)):
+        return ShellVerdict("recon", "runs host-reconnaissance commands (who, where, what host)")
     return None
 
 

@@ -20,6 +20,8 @@ from policies.scan.triage_tokens import CLASSES, REGEXES
 HIDDEN_RUN = b" " * 120
 """A run of spaces this long followed by code hides it off screen (checked with find)."""
 SINKS = frozenset({"topcall"})
+SMALL = 16 << 10
+"""Files up to this size are parsed whenever they touch the network or processes."""
 _NAME_BYTES = frozenset(
     bytes([c]) for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
 )
@@ -34,7 +36,13 @@ class Tokens:
     def needs_parse(self, data: bytes) -> bool:
         """Whether the classes found could add up to a finding (see the module doc)."""
         c = self.classes
-        if c & {"obfuscation", "homoglyph", "escapes"} or self.hidden_run:
+        if c & {"obfuscation", "homoglyph", "escapes", "channel", "b64url", "escaped_exec"}:
+            return True
+        if self.hidden_run:
+            return True
+        if "persist" in c and c & {"writebin", "textwrite", "process"}:
+            return True
+        if "process" in c and c & {"hidden", "reconcmd"}:
             return True
         if "exec" in c and c & {"decode", "network"}:
             return True
@@ -43,6 +51,10 @@ class Tokens:
         if "network" in c and "writebin" in c and c & {"process", "exec"}:
             return True
         if "process" in c and c & {"shell", "strong_decode"}:
+            return True
+        if len(data) <= SMALL and c & {"network", "process"}:
+            # Payloads sit in a function the module calls; in a small file parsing costs
+            # little, and the call graph decides what runs.
             return True
         return any(at_module_level(data, offset) for offset in self.sink_offsets)
 

@@ -56,7 +56,8 @@ class FakeFile:
 
     @property
     def listed_sha256(self) -> str:
-        return self.hash_override or self.sha256
+        """The sha256 the page lists; ``""``: the page lists no hash for the file."""
+        return self.hash_override if self.hash_override is not None else self.sha256
 
     @property
     def metadata_sha256(self) -> str | None:
@@ -245,7 +246,7 @@ def _json_file(file: FakeFile, base: str) -> dict[str, object]:
     entry: dict[str, object] = {
         "filename": file.filename,
         "url": file_url(file, base),
-        "hashes": {"sha256": file.listed_sha256},
+        "hashes": {"sha256": file.listed_sha256} if file.listed_sha256 else {},
         "requires-python": file.requires_python,
         "size": len(file.data),
         "yanked": file.yanked,
@@ -260,7 +261,8 @@ def _json_file(file: FakeFile, base: str) -> dict[str, object]:
 
 def _html_anchor(file: FakeFile, base: str, *, relative: bool) -> str:
     href = f"../../files/{file.filename}" if relative and not file.url else file_url(file, base)
-    attributes = [f'href="{html.escape(href)}#sha256={file.listed_sha256}"']
+    fragment = f"#sha256={file.listed_sha256}" if file.listed_sha256 else ""
+    attributes = [f'href="{html.escape(href)}{fragment}"']
     if file.requires_python:
         attributes.append(f'data-requires-python="{html.escape(file.requires_python)}"')
     if file.yanked is not False:

@@ -119,7 +119,8 @@ class FakeUpstream:
 
         ``upload_time=None`` leaves PEP 700 upload-time out; ``requires_python=None`` takes it
         from the artifact's metadata; ``metadata`` serves the wheel's METADATA (PEP 658);
-        ``hash_override`` lists a different sha256; ``url`` lists a foreign absolute URL.
+        ``hash_override`` lists a different sha256 (``""``: none); ``url`` lists a foreign
+        absolute URL.
         """
         core = _artifact_metadata(path)
         file = idx.FakeFile(

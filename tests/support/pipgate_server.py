@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from proxy.app import create_app
 from proxy.line_sink import LineSink
+from proxy.serve_options import uvicorn_options
 from proxy.settings import Settings
 from proxy.state import AppState
 
@@ -51,7 +52,8 @@ class PipgateServer:
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.index_url = f"{self.url}/simple/"
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
+        options = uvicorn_options(settings) | {"log_level": "warning"}
+        config = uvicorn.Config(self.app, lifespan="on", **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="pipgate", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

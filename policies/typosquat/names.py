@@ -8,8 +8,10 @@ are already gone. From there:
 - ``skeleton``: ``flat`` with every look-alike merged (``l``/``1``/``i``, ``0``/``o``,
   ``rn``/``m``, ``vv``/``w``). PyPI itself refuses new names whose separator-free, ``l/1/i``
   and ``o/0`` merged form collides with an existing one; equal skeletons read alike.
-- ``affix_variants``: the name with one generic affix removed (``python-``, ``-py``, ``py``,
-  ``-dev``, trailing digits...), each with a cost for how telling that affix is.
+- ``sound``: ``flat`` spelt by sound (``ph``/``f``, ``c``/``k``, ``z``/``s``, ``y``/``i``,
+  doubled letters once), so ``kolorrama`` and ``colorama`` sound the same.
+- ``number_mask``: the name with every run of digits as ``#``, so that names that differ
+  only in a number (``win32-setctime`` / ``win31-setctime``) share a key.
 - ``CompoundWords``: whether a word is made of words common in popular names
   (``torch`` + ``test``), which marks a deliberate new name rather than a misspelling.
 """
@@ -20,34 +22,19 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 # A 0 or 1 between two letters stands in for o or l ("pill0w"); next to other digits it is
 # part of a number ("cu110", "notebook1") and stays a digit.
 _DIGIT_LOOKALIKE = re.compile(r"(?<=[a-z])[01](?=[a-z])")
 _AS_LETTER = {"0": "o", "1": "l"}
 _LOOKALIKE = (("i", "l"), ("1", "l"), ("0", "o"), ("rn", "m"), ("vv", "w"))
-
-# Words added to a protected name to make it look official or "the Python package for
-# X". Words that also name ordinary related projects (python-X wrappers, X-dev builds,
-# pyX bindings, X2 successors) cost more, so they count only against names with a high
-# tolerance (long and popular). Extension words (-utils, -client, -api, -cli, -sdk) are
-# absent on purpose: "flask-utils" is how real extension projects are named.
-IMITATION_COST = 1.0
-CONVENTION_COST = 2.5
-GLUED_COST = 3.5
-NUMBER_COST = 3.5
-_IMITATION = ("install", "setup", "sys", "get", "the", "pip", "pypi")
-_IMITATION_SUFFIXES = ("official", "latest", "package", "pkg", "module")
-_CONVENTION = ("python", "python3", "py", "py3", "lib")
-PREFIX_COSTS = dict.fromkeys(_IMITATION, IMITATION_COST) | dict.fromkeys(
-    _CONVENTION, CONVENTION_COST
-)
-SUFFIX_COSTS = dict.fromkeys(_IMITATION_SUFFIXES, IMITATION_COST) | dict.fromkeys(
-    (*_CONVENTION, "dev"), CONVENTION_COST
-)
-_GLUED = ("python", "py")
-_TRAILING_NUMBER = re.compile(r"^(.*[a-z])-?(\d+)$")
+# Applied in order: longer spellings of one sound first.
+_SOUNDS = (
+    ("tion", "sion"), ("ph", "f"), ("ck", "k"), ("qu", "kw"), ("ks", "x"), ("ou", "u"),
+    ("oo", "u"), ("ee", "i"), ("c", "k"), ("q", "k"), ("z", "s"), ("y", "i"), ("w", "v"),
+)  # fmt: skip
+_DOUBLED = re.compile(r"(.)\1+")
+_NUMBER = re.compile(r"\d+")
 
 MIN_COMPOUND_PART = 3
 
@@ -63,6 +50,21 @@ def skeleton(name: str) -> str:
     return result
 
 
+def sound(name: str) -> str:
+    result = flat(name)
+    for spelling, plain in _SOUNDS:
+        result = result.replace(spelling, plain)
+    return _DOUBLED.sub(r"\1", result)
+
+
+def number_mask(name: str) -> str:
+    return _NUMBER.sub("#", name)
+
+
+def numbers(name: str) -> list[str]:
+    return _NUMBER.findall(name)
+
+
 def word_starts(name: str) -> frozenset[int]:
     """Indexes in ``flat(name)`` where each ``-``-separated part of ``name`` begins."""
     starts: list[int] = []
@@ -71,38 +73,6 @@ def word_starts(name: str) -> frozenset[int]:
         starts.append(position)
         position += len(part)
     return frozenset(starts)
-
-
-@dataclass(frozen=True, slots=True)
-class AffixVariant:
-    core: str
-    """The normalized name without the affix."""
-    affix: str
-    """The affix as it appears in the name: ``python-``, ``-dev``, ``py``, ``3``."""
-    cost: float
-
-
-def affix_variants(name: str) -> list[AffixVariant]:
-    """Every way of reading ``name`` as another name plus one generic affix."""
-    variants: list[AffixVariant] = []
-    parts = name.split("-")
-    if len(parts) > 1 and parts[0] in PREFIX_COSTS:
-        variants.append(AffixVariant("-".join(parts[1:]), parts[0] + "-", PREFIX_COSTS[parts[0]]))
-    if len(parts) > 1 and parts[-1] in SUFFIX_COSTS:
-        variants.append(
-            AffixVariant("-".join(parts[:-1]), "-" + parts[-1], SUFFIX_COSTS[parts[-1]])
-        )
-    for glued in _GLUED:
-        rest = name.removeprefix(glued)
-        if rest != name and rest[:1].isalnum():
-            variants.append(AffixVariant(rest, glued, GLUED_COST))
-        rest = name.removesuffix(glued)
-        if rest != name and rest[-1:].isalnum():
-            variants.append(AffixVariant(rest, glued, GLUED_COST))
-    number = _TRAILING_NUMBER.match(name)
-    if number:
-        variants.append(AffixVariant(number[1], name[len(number[1]) :], NUMBER_COST))
-    return [v for v in variants if v.core]
 
 
 def same_shape(name: str, target: str) -> bool:
@@ -128,7 +98,7 @@ class CompoundWords:
             for word, count in counts.items()
             if count >= min_names and len(word) >= MIN_COMPOUND_PART and not word.isdigit()
         )
-        self.is_compound = functools.lru_cache(maxsize=65536)(self._is_compound)
+        self.is_compound = functools.lru_cache(maxsize=4096)(self._is_compound)
 
     def _is_compound(self, word: str, parts: int = 3) -> bool:
         if word in self.words:

@@ -1,41 +1,21 @@
-"""What kind of slip turns one name into another, and how suspicious that slip is.
+"""What kind of slip turns one name into another.
 
 Both names are compared in their *flat* form (PEP 503 normalized, separators removed) and
 are known to be one Damerau-Levenshtein edit apart. The edit is classified the way typing
-mistakes happen: two letters swapped, a letter doubled or dropped, a neighbouring key hit
-instead of (or as well as) the right one, a look-alike character. Each kind has a cost;
-the cost is compared with a tolerance that grows with the length of the imitated name
-and with its popularity (see ``tolerance``).
+mistakes happen: two letters swapped, a letter doubled or dropped, a character that looks
+or sounds like the right one or sits next to it on the keyboard (``similarity``), an ``s``
+added or dropped at the end (a plural). Its cost comes from ``tuning``.
 
-Edits that make a *different* name rather than a misspelled one are never typos here: a
-changed number (``cu11`` / ``cu12``, ``html2docx`` / ``html3docx``) and a plural ``s``
-added to or removed from the end of a word.
+A changed, added or dropped *digit* is not a typo here: numbers are versions and are
+judged by the number rules of ``index``.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 
-# A US QWERTY layout; each row is shifted about half a key right of the one above it.
-_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
-_KEY_POSITION = {
-    key: (row, col) for row, keys in enumerate(_KEYBOARD_ROWS) for col, key in enumerate(keys)
-}
-
-# Characters that look alike in common fonts. The flat form already reads a 0 or 1 between
-# two letters as o or l (``typosquat_names.flat``); these catch the rest.
-_LOOKALIKES = tuple(frozenset(group) for group in ("il1", "o0", "uv", "s5", "q9", "b8"))
-
-MIN_TYPO_LENGTH = 5
-"""Names shorter than this (flat) are never matched by edit distance: one edit on a
-four-letter name is another ordinary word, not a typo."""
-MIN_LENGTH = 4
-"""Names shorter than this are too short to be imitated recognizably by any rule."""
-
-
-_VOWELS = frozenset("aeiouy")
+from policies.typosquat.similarity import Channel, adjacent_keys, channels, substitution_cost
 
 
 class Kind(enum.Enum):
@@ -45,13 +25,13 @@ class Kind(enum.Enum):
     TRANSPOSITION = ("two letters swapped", 1.0, True)
     DOUBLED = ("a letter doubled", 1.0, True)
     UNDOUBLED = ("a doubled letter written once", 1.5, True)
-    LOOKALIKE = ("a look-alike character", 1.5, False)
-    ADJACENT_KEY = ("a neighbouring key instead of the right one", 1.5, False)
+    SUBSTITUTION = ("one character for another", 0.0, False)
+    """Costed by the channel (``similarity.substitution_cost``), not here."""
     EXTRA_ADJACENT_KEY = ("an extra neighbouring key", 1.5, False)
     OMISSION = ("a letter left out", 2.0, True)
-    VOWEL = ("one vowel for another", 2.0, False)
+    PLURAL = ("an 's' added or dropped at the end", 0.0, True)
+    """Costed by ``Tuning.plural``: plurals are also how ordinary variants are named."""
     INSERTION = ("an extra letter", 2.5, False)
-    SUBSTITUTION = ("one letter changed", 3.0, False)
 
     def __init__(self, label: str, cost: float, keeps_letters: bool) -> None:
         self.label = label
@@ -67,14 +47,6 @@ class Place(enum.Enum):
     LAST = "last letter"
 
 
-# People seldom get the first letter of a word wrong, so a different first letter makes a
-# different name ("tfinance", "z-transformers"); a swapped or doubled one is still a slip.
-# Names that differ in their last letter are often deliberate variants (a suffix letter).
-FIRST_LETTER_COST = 1.0
-FIRST_LETTER_CHANGED_COST = 2.0
-LAST_LETTER_COST = 0.25
-
-
 @dataclass(frozen=True, slots=True)
 class Edit:
     kind: Kind
@@ -85,40 +57,26 @@ class Edit:
     """The candidate's character(s) involved ('' for an omission)."""
 
     @property
-    def cost(self) -> float:
-        if self.place is Place.FIRST:
-            extra = FIRST_LETTER_COST if self.kind.keeps_letters else FIRST_LETTER_CHANGED_COST
-        else:
-            extra = LAST_LETTER_COST if self.place is Place.LAST else 0.0
-        return self.kind.cost + extra
+    def base_cost(self) -> float:
+        if self.kind is Kind.SUBSTITUTION:
+            return substitution_cost(self.old, self.new)
+        return self.kind.cost
 
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """For a substitution, every reason the new character passes for the old one."""
+        return channels(self.old, self.new) if self.kind is Kind.SUBSTITUTION else ()
 
-def adjacent_keys(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are neighbours on the keyboard (same row or the row next to it)."""
-    if a not in _KEY_POSITION or b not in _KEY_POSITION:
-        return False
-    (row_a, col_a), (row_b, col_b) = sorted((_KEY_POSITION[a], _KEY_POSITION[b]))
-    if row_a == row_b:
-        return abs(col_a - col_b) == 1
-    # The lower row is shifted right: key c touches c-1 and c of the row below it.
-    return row_b == row_a + 1 and col_b in (col_a - 1, col_a)
+    @property
+    def channel(self) -> Channel | None:
+        """The cheapest of ``channels``."""
+        return self.channels[0] if self.channels else None
 
-
-def lookalike(a: str, b: str) -> bool:
-    return any(a in group and b in group for group in _LOOKALIKES)
-
-
-def tolerance(length: int, rank: int) -> float:
-    """The highest edit cost still flagged against a name of ``length`` flat characters
-    and popularity ``rank`` (1 = most downloaded; configured names count as rank 1).
-
-    Longer names tolerate more (a slip in a long name still reads as that name) and more
-    popular names tolerate more (attackers imitate what people install most). The scale
-    was chosen by measurement, see bench/typosquat/RESULTS.md.
-    """
-    if length < MIN_LENGTH:
-        return -1.0
-    return 1.25 * math.log2(length) - 0.375 * math.log10(max(rank, 1))
+    @property
+    def keeps_letters(self) -> bool:
+        """Whether the edit is a slip of the right letters, or a changed letter that
+        still looks or sounds like the right one."""
+        return self.kind.keeps_letters or self.channel in (Channel.VISUAL, Channel.PHONETIC)
 
 
 def classify(candidate: str, target: str, word_starts: frozenset[int]) -> Edit | None:
@@ -126,7 +84,7 @@ def classify(candidate: str, target: str, word_starts: frozenset[int]) -> Edit |
 
     ``word_starts`` are the indexes in ``target`` where a word (a part between separators
     of the canonical name) begins. Returns ``None`` when the two are not one edit apart,
-    or when the edit changes a number or a plural rather than the spelling.
+    or when the edit changes a number rather than the spelling.
     """
     if len(candidate) == len(target):
         return _same_length(candidate, target, word_starts)
@@ -173,15 +131,7 @@ def _same_length(candidate: str, target: str, starts: frozenset[int]) -> Edit | 
     old, new = target[index], candidate[index]
     if old.isdigit() and new.isdigit():
         return None
-    if lookalike(old, new):
-        kind = Kind.LOOKALIKE
-    elif adjacent_keys(old, new):
-        kind = Kind.ADJACENT_KEY
-    elif old in _VOWELS and new in _VOWELS:
-        kind = Kind.VOWEL
-    else:
-        kind = Kind.SUBSTITUTION
-    return Edit(kind, _place(index, len(target), starts), old, new)
+    return Edit(Kind.SUBSTITUTION, _place(index, len(target), starts), old, new)
 
 
 def _omission(candidate: str, target: str, starts: frozenset[int]) -> Edit | None:
@@ -191,8 +141,10 @@ def _omission(candidate: str, target: str, starts: frozenset[int]) -> Edit | Non
     old = target[index]
     place = _place(index, len(target), starts)
     doubled = (index > 0 and target[index - 1] == old) or target[index + 1 : index + 2] == old
-    if old.isdigit() or (old == "s" and place is Place.LAST and not doubled):
+    if old.isdigit():
         return None
+    if old == "s" and index == len(target) - 1 and not doubled:
+        return Edit(Kind.PLURAL, Place.LAST, old, "")
     return Edit(Kind.UNDOUBLED if doubled else Kind.OMISSION, place, old, "")
 
 
@@ -209,8 +161,10 @@ def _insertion(candidate: str, target: str, starts: frozenset[int]) -> Edit | No
     else:
         place = Place.MIDDLE
     neighbours = candidate[max(index - 1, 0) : index] + candidate[index + 1 : index + 2]
-    if new.isdigit() or (new == "s" and place is Place.LAST and new not in neighbours):
+    if new.isdigit():
         return None
+    if new == "s" and index == len(target) and new not in neighbours:
+        return Edit(Kind.PLURAL, Place.LAST, "", new)
     if new in neighbours:
         kind = Kind.DOUBLED
     elif any(adjacent_keys(new, n) for n in neighbours):
