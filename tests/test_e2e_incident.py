@@ -103,7 +103,10 @@ def test_a_malicious_release_after_the_build_is_refused_traced_alerted_and_remov
             assert alert["builds"] == ["ci-1"]
             assert alert["clients"] == ["127.0.0.1"]
             assert [f["filename"] for f in alert["files"]] == [WHEEL]
-            deliveries = read_deliveries(settings.data_dir / "alerts" / "deliveries.jsonl")
+            log = settings.data_dir / "alerts" / "deliveries.jsonl"
+            # The receiver answers before the sender appends its delivery row: wait for it.
+            eventually(lambda: len(read_deliveries(log)) == 2, "both deliveries logged")
+            deliveries = read_deliveries(log)
             assert [(d.attempt, d.delivered) for d in deliveries] == [(1, False), (2, True)]
             forensic = settings.data_dir / "quarantine" / ADVISORY / blob_key
             assert forensic.is_file()

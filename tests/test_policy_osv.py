@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import shutil
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -281,30 +280,21 @@ async def test_aclose__stops_the_refresh_task(start_policy: StartPolicy) -> None
     assert await policy.refresh() is False  # unchanged source; the policy still answers
 
 
-async def test_performance__a_6000_file_page_in_a_few_milliseconds(
+async def test_a_6000_file_page_with_and_without_advisories(
     start_policy: StartPolicy,
 ) -> None:
     policy = await start_policy()
     versions = [f"{a}.{b}.{c}" for a in range(3) for b in range(100) for c in range(20)]
     files = tuple(dist("example-pkg", version) for version in versions)
     page = ProjectPage(name=NormalizedName("example-pkg"), files=files)
-    started = time.perf_counter()
     denied = [f for f in files if policy.check_file(page, f) is not None]
-    cold = time.perf_counter() - started  # 6000 distinct versions parsed and matched
-    started = time.perf_counter()
     again = [f for f in files if policy.check_file(page, f) is not None]
-    warm = time.perf_counter() - started
     listed = {Version("2.0.0"), Version("2.0.1")}
     affected = [v in listed or v < Version("1.4.2") for v in map(Version, versions)]
     assert denied == again == [f for f, hit in zip(files, affected, strict=True) if hit]
-    assert warm < 0.05, f"{warm * 1000:.1f} ms for {len(files)} files (memo filled)"
-    assert cold < 0.5, f"{cold * 1000:.1f} ms for {len(files)} files (first check)"
 
     unaffected = ProjectPage(name=NormalizedName("quiet-pkg"), files=files)
-    started = time.perf_counter()
     assert [f for f in files if policy.check_file(unaffected, f) is not None] == []
-    quiet = time.perf_counter() - started
-    assert quiet < 0.05, f"{quiet * 1000:.1f} ms for {len(files)} files without advisories"
 
 
 async def test_through_the_engine_config__tables_parse_create_and_start(tmp_path: Path) -> None:
